@@ -1,0 +1,94 @@
+"""autoencoders: composable, registry-driven autoencoders for PyTorch.
+
+Every model is ``Encoder -> Bottleneck -> Decoder`` built from registered blocks::
+
+    >>> import autoencoders
+    >>> model = autoencoders.build("vae", h=400, z=20)
+    >>> model.num_parameters()
+    652824
+    >>> "conv_vae" in autoencoders.list_models()
+    True
+
+Register your own blocks with :func:`register_encoder`, :func:`register_bottleneck`,
+:func:`register_decoder`, :func:`register_noise`, :func:`register_loss` and architectures with
+:func:`register_model`; they build, train, save and load like the built-in ones.
+"""
+
+from autoencoders import losses as losses
+from autoencoders import noise as noise
+from autoencoders.blocks import (
+    Bottleneck,
+    BottleneckOutput,
+    Decoder,
+    Encoder,
+)
+from autoencoders.io import load, save
+from autoencoders.losses import ELBOLoss, KLLoss, LossOutput, ReconstructionLoss
+from autoencoders.model import Autoencoder, AutoencoderOutput
+from autoencoders.noise import NoiseTransform
+from autoencoders.registry import (
+    DuplicateNameError,
+    Registry,
+    UnknownArgumentError,
+    UnknownNameError,
+    bottlenecks,
+    decoders,
+    encoders,
+    models,
+)
+from autoencoders.registry import losses as loss_registry
+from autoencoders.registry import noise as noise_registry
+from autoencoders.zoo import build, compose, list_models
+
+__version__ = "0.1.0"
+
+#: Decorator registering an encoder class: ``@register_encoder("name")``.
+register_encoder = encoders.register
+#: Decorator registering a bottleneck class.
+register_bottleneck = bottlenecks.register
+#: Decorator registering a decoder class.
+register_decoder = decoders.register
+#: Decorator registering an architecture (a function returning an :class:`Autoencoder`).
+register_model = models.register
+#: Decorator registering a loss.
+register_loss = loss_registry.register
+#: Decorator registering a noise transform.
+register_noise = noise_registry.register
+
+__all__ = [
+    "Autoencoder",
+    "AutoencoderOutput",
+    "Bottleneck",
+    "BottleneckOutput",
+    "Decoder",
+    "DuplicateNameError",
+    "ELBOLoss",
+    "Encoder",
+    "KLLoss",
+    "LossOutput",
+    "NoiseTransform",
+    "ReconstructionLoss",
+    "Registry",
+    "UnknownArgumentError",
+    "UnknownNameError",
+    "__version__",
+    "bottlenecks",
+    "build",
+    "compose",
+    "decoders",
+    "encoders",
+    "list_models",
+    "load",
+    "loss_registry",
+    "losses",
+    "models",
+    "noise",
+    "noise_registry",
+    "register_bottleneck",
+    "register_decoder",
+    "register_encoder",
+    "register_loss",
+    "register_model",
+    "register_noise",
+    "save",
+]

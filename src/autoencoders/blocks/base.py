@@ -1,0 +1,186 @@
+"""Base classes of blocks: configuration capture and the three block contracts.
+
+A block's configuration is the keyword arguments it was constructed with. Subclasses of
+:class:`Block` record them automatically (like ``huggingface_hub``'s mixins), so a model made of
+registered blocks can be written as JSON and rebuilt through the registries, with no pickle.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+__all__ = [
+    "Block",
+    "BlockSpec",
+    "Bottleneck",
+    "BottleneckOutput",
+    "Decoder",
+    "Encoder",
+    "spec_of",
+]
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """A registered block's name and its JSON-serialisable constructor keywords.
+
+    Example:
+        >>> BlockSpec("mlp", {"hidden": [400]}).to_dict()
+        {'name': 'mlp', 'kwargs': {'hidden': [400]}}
+    """
+
+    name: str
+    kwargs: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kwargs": dict(self.kwargs)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BlockSpec:
+        if not isinstance(data, dict) or "name" not in data:
+            raise ValueError(f"a block spec must be a dict with 'name' and 'kwargs', got {data!r}")
+        return cls(str(data["name"]), dict(data.get("kwargs") or {}))
+
+
+def _capture_init(init: Any) -> Any:
+    sig = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> None:
+        # the outermost (most derived) __init__ records; calls to super().__init__ don't
+        if "_block_kwargs" not in self.__dict__:
+            bound = sig.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            recorded: dict[str, Any] = {}
+            for pname, value in list(bound.arguments.items())[1:]:
+                kind = sig.parameters[pname].kind
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    recorded.update(value)
+                elif kind is inspect.Parameter.VAR_POSITIONAL:
+                    if value:
+                        raise TypeError(
+                            f"{type(self).__name__} takes *args, which cannot be saved in a "
+                            "config; give its arguments by keyword"
+                        )
+                else:
+                    recorded[pname] = value
+            object.__setattr__(self, "_block_kwargs", recorded)
+        init(self, *args, **kwargs)
+
+    return wrapped
+
+
+class Block(nn.Module):
+    """An ``nn.Module`` that remembers the keyword arguments it was built with.
+
+    The registry name comes from the registry the class was registered in; the kwargs are
+    recorded when the instance is constructed. Together they form :func:`spec_of`.
+    """
+
+    #: registry kind used to look up the name of a class: "encoder", "bottleneck", ...
+    registry_kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "__wrapped_block_init__", False):
+            wrapped = _capture_init(init)
+            wrapped.__wrapped_block_init__ = True  # type: ignore[attr-defined]
+            cls.__init__ = wrapped  # type: ignore[method-assign]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor keywords of this block (a copy)."""
+        return dict(self.__dict__.get("_block_kwargs", {}))
+
+
+def spec_of(module: nn.Module, kind: str) -> BlockSpec:
+    """The :class:`BlockSpec` that rebuilds ``module`` through the ``kind`` registry.
+
+    Raises:
+        TypeError: if the module's class is not registered as a ``kind``, or it was not
+            constructed with recordable keyword arguments.
+    """
+    made_by = module.__dict__.get("_registry_spec")
+    if made_by is not None and made_by[0] == kind:
+        return BlockSpec(made_by[1], dict(made_by[2]))
+    # only the class itself counts: an unregistered subclass must not pass as its parent
+    names = type(module).__dict__.get("__registry_names__", {})
+    if kind not in names:
+        raise TypeError(
+            f"{type(module).__name__} is not a registered {kind}, so it cannot be saved by name. "
+            f"Register it with @autoencoders.register_{kind.replace(' transform', '')}('name') "
+            f"(or build it through the registry)."
+        )
+    if "_block_kwargs" not in module.__dict__:
+        raise TypeError(
+            f"{type(module).__name__} did not record its constructor arguments; subclass "
+            f"autoencoders.blocks.Block (or Encoder/Bottleneck/Decoder) so it can be saved"
+        )
+    return BlockSpec(names[kind], dict(module.__dict__["_block_kwargs"]))
+
+
+class Encoder(Block):
+    """Maps ``(B, *input_shape)`` to features ``(B, out_features)``.
+
+    Subclasses set ``self.input_shape`` and ``self.out_features`` in ``__init__``.
+    """
+
+    registry_kind = "encoder"
+    input_shape: tuple[int, ...]
+    out_features: int
+
+
+@dataclass
+class BottleneckOutput:
+    """What a bottleneck returns.
+
+    Attributes:
+        z: the latent code, ``(B, Z)``.
+        mean: posterior mean ``(B, Z)`` (Gaussian bottlenecks only).
+        logvar: posterior log-variance ``(B, Z)`` (Gaussian bottlenecks only).
+        kl: ``KL(q(z|x) || N(0, I))`` per sample, ``(B,)``, in float32 (Gaussian only).
+    """
+
+    z: torch.Tensor
+    mean: torch.Tensor | None = None
+    logvar: torch.Tensor | None = None
+    kl: torch.Tensor | None = None
+
+
+class Bottleneck(Block):
+    """Maps features ``(B, in_features)`` to a :class:`BottleneckOutput` with ``z`` ``(B, z)``."""
+
+    registry_kind = "bottleneck"
+    in_features: int
+    z_dim: int
+    #: whether the bottleneck is stochastic with a N(0, I) prior that can be sampled
+    is_gaussian: ClassVar[bool] = False
+
+    def sample_prior(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """Draw ``n`` latent codes from the prior (Gaussian bottlenecks only)."""
+        raise TypeError(
+            f"{type(self).__name__} is deterministic and has no prior to sample; "
+            "use a Gaussian bottleneck (e.g. autoencoders.build('vae'))"
+        )
+
+
+class Decoder(Block):
+    """Maps ``(B, z)`` to logits ``(B, *output_shape)``; declares ``output_activation``."""
+
+    registry_kind = "decoder"
+    z_dim: int
+    output_shape: tuple[int, ...]
+    output_activation: str

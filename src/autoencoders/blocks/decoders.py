@@ -1,0 +1,168 @@
+"""Built-in decoders: a multilayer perceptron and a transposed-convolution stack.
+
+Decoders emit *logits*; the data-space output is ``output_activation`` applied to them, which
+:meth:`autoencoders.Autoencoder.reconstruct` does for you. Losses take the logits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from autoencoders.blocks.base import Decoder
+from autoencoders.blocks.layers import (
+    check_output_activation,
+    conv_transpose_out,
+    make_activation,
+    per_layer,
+    positive_int,
+    shape_tuple,
+)
+from autoencoders.registry import decoders
+
+__all__ = ["ConvDecoder", "MLPDecoder"]
+
+
+@decoders.register("mlp", aliases=("dense",))
+class MLPDecoder(Decoder):
+    """``Linear -> activation`` for each hidden size, a final ``Linear`` to the output, reshape.
+
+    Args:
+        z: latent size.
+        output_shape: shape of one output, e.g. ``(1, 28, 28)``.
+        hidden: hidden sizes in decoding order, e.g. ``(100, 400)``.
+        activation: hidden activation name.
+        output_activation: ``sigmoid`` (data in [0, 1]), ``tanh`` ([-1, 1]), ``identity`` or
+            ``relu``; declared, not applied: the decoder returns logits.
+        dropout: dropout probability after each hidden activation.
+        batch_norm: ``BatchNorm1d`` before each hidden activation.
+
+    Example:
+        >>> dec = MLPDecoder(z=20, output_shape=(1, 28, 28), hidden=(400,))
+        >>> dec(torch.zeros(2, 20)).shape
+        torch.Size([2, 1, 28, 28])
+    """
+
+    def __init__(
+        self,
+        z: int = 20,
+        output_shape: Sequence[int] = (1, 28, 28),
+        hidden: Sequence[int] = (400,),
+        activation: str = "relu",
+        output_activation: str = "sigmoid",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+    ) -> None:
+        super().__init__()
+        self.z_dim = positive_int(z, "z")
+        self.output_shape = shape_tuple(output_shape, "output_shape")
+        self.output_activation = check_output_activation(output_activation)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        make_activation(activation)
+        layers: list[nn.Module] = []
+        width = self.z_dim
+        for h in (positive_int(h, "hidden size") for h in hidden):
+            layers.append(nn.Linear(width, h))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(h))
+            layers.append(make_activation(activation))
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        layers.append(nn.Linear(width, math.prod(self.output_shape)))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).reshape(z.shape[0], *self.output_shape)
+
+
+@decoders.register("conv", aliases=("deconv", "cnn"))
+class ConvDecoder(Decoder):
+    """``Linear(z -> C*H*W)``, reshape to ``start_shape``, then transposed convolutions.
+
+    ``channels`` are the output channels of each transposed convolution; the last one must
+    equal the output's channels. Between two transposed convolutions come an optional
+    ``BatchNorm2d`` and ``activation``; after the last come none (it emits logits). The shape
+    the stack produces is checked against ``output_shape`` when the decoder is built.
+
+    Args:
+        z: latent size.
+        output_shape: ``(channels, height, width)`` of one output.
+        start_shape: ``(C, H, W)`` the dense layer's output is reshaped to.
+        channels: output channels of each transposed convolution.
+        kernel_size, stride, padding, output_padding: per-layer values or one for all.
+        batch_norm: ``BatchNorm2d`` between transposed convolutions.
+        activation: activation between transposed convolutions.
+        dense_activation: activation after the dense layer (``none`` for none).
+        output_activation: ``sigmoid``, ``tanh``, ``identity`` or ``relu`` (declared only).
+
+    Example:
+        >>> dec = ConvDecoder(z=16, output_shape=(1, 28, 28), start_shape=(32, 7, 7),
+        ...                   channels=(16, 1), kernel_size=3, stride=2, padding=1,
+        ...                   output_padding=1)
+        >>> dec(torch.zeros(2, 16)).shape
+        torch.Size([2, 1, 28, 28])
+    """
+
+    def __init__(
+        self,
+        z: int = 20,
+        output_shape: Sequence[int] = (1, 28, 28),
+        start_shape: Sequence[int] = (32, 7, 7),
+        channels: Sequence[int] = (16, 1),
+        kernel_size: int | Sequence[int] = 3,
+        stride: int | Sequence[int] = 2,
+        padding: int | Sequence[int] = 1,
+        output_padding: int | Sequence[int] = 1,
+        batch_norm: bool = False,
+        activation: str = "relu",
+        dense_activation: str = "relu",
+        output_activation: str = "sigmoid",
+    ) -> None:
+        super().__init__()
+        self.z_dim = positive_int(z, "z")
+        self.output_shape = shape_tuple(output_shape, "output_shape")
+        self.start_shape = shape_tuple(start_shape, "start_shape")
+        self.output_activation = check_output_activation(output_activation)
+        if len(self.output_shape) != 3 or len(self.start_shape) != 3:
+            raise ValueError(
+                "ConvDecoder needs output_shape and start_shape as (channels, height, width), "
+                f"got {self.output_shape} and {self.start_shape}"
+            )
+        chans = [positive_int(c, "channels") for c in channels]
+        if not chans:
+            raise ValueError("ConvDecoder needs at least one entry in channels")
+        n = len(chans)
+        ks = per_layer(kernel_size, n, "kernel_size")
+        ss = per_layer(stride, n, "stride")
+        ps = per_layer(padding, n, "padding")
+        ops = per_layer(output_padding, n, "output_padding")
+        self.fc = nn.Linear(self.z_dim, math.prod(self.start_shape))
+        self.fc_act = make_activation(dense_activation)
+        c, h, w = self.start_shape
+        layers: list[nn.Module] = []
+        for i, (out_c, k, s, p, op) in enumerate(zip(chans, ks, ss, ps, ops)):
+            layers.append(nn.ConvTranspose2d(c, out_c, k, stride=s, padding=p, output_padding=op))
+            h, w = conv_transpose_out(h, k, s, p, op), conv_transpose_out(w, k, s, p, op)
+            if i < n - 1:
+                if batch_norm:
+                    layers.append(nn.BatchNorm2d(out_c))
+                layers.append(make_activation(activation))
+            c = out_c
+        if (c, h, w) != self.output_shape:
+            raise ValueError(
+                f"ConvDecoder produces {(c, h, w)} from start_shape {self.start_shape}, but "
+                f"output_shape is {self.output_shape}; adjust channels, kernel_size, stride, "
+                "padding or output_padding"
+            )
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        c, h, w = self.start_shape
+        x = rearrange(self.fc_act(self.fc(z)), "b (c h w) -> b c h w", c=c, h=h, w=w)
+        return self.net(x)

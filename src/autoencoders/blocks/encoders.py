@@ -1,0 +1,165 @@
+"""Built-in encoders: a multilayer perceptron and a convolutional stack."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from autoencoders.blocks.base import Encoder
+from autoencoders.blocks.layers import (
+    conv_out,
+    make_activation,
+    per_layer,
+    positive_int,
+    shape_tuple,
+)
+from autoencoders.registry import encoders
+
+__all__ = ["ConvEncoder", "MLPEncoder"]
+
+
+def _check_input(x: torch.Tensor, shape: tuple[int, ...], who: str) -> None:
+    if tuple(x.shape[1:]) != shape:
+        raise ValueError(
+            f"{who} expects inputs of shape (B, {', '.join(map(str, shape))}), got {tuple(x.shape)}"
+        )
+
+
+@encoders.register("mlp", aliases=("dense",))
+class MLPEncoder(Encoder):
+    """Flatten, then ``Linear -> activation`` for each hidden size.
+
+    With ``hidden=()`` the encoder is just the flatten and ``out_features`` is the input size
+    (the linear autoencoder's encoder is then only its bottleneck).
+
+    Args:
+        input_shape: shape of one input, e.g. ``(1, 28, 28)`` or ``(784,)``.
+        hidden: hidden layer sizes, e.g. ``(400,)`` or ``(400, 100)``.
+        activation: name of the hidden activation (``relu``, ``sigmoid``, ``tanh``,
+            ``leaky_relu``, ``none`` for linear, ...).
+        dropout: dropout probability after each hidden activation.
+        batch_norm: put ``BatchNorm1d`` before each activation.
+
+    Example:
+        >>> enc = MLPEncoder(input_shape=(1, 28, 28), hidden=(400, 100))
+        >>> enc(torch.zeros(5, 1, 28, 28)).shape
+        torch.Size([5, 100])
+        >>> enc.out_features
+        100
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (1, 28, 28),
+        hidden: Sequence[int] = (400,),
+        activation: str = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+    ) -> None:
+        super().__init__()
+        self.input_shape = shape_tuple(input_shape, "input_shape")
+        sizes = [positive_int(h, "hidden size") for h in hidden]
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        make_activation(activation)  # validate even when there are no hidden layers
+        layers: list[nn.Module] = []
+        width = math.prod(self.input_shape)
+        for h in sizes:
+            layers.append(nn.Linear(width, h))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(h))
+            layers.append(make_activation(activation))
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        self.net = nn.Sequential(*layers)
+        self.out_features = width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.input_shape, "MLPEncoder")
+        return self.net(x.reshape(x.shape[0], -1))
+
+
+@encoders.register("conv", aliases=("cnn",))
+class ConvEncoder(Encoder):
+    """Convolution stages (conv -> [batch-norm] -> activation -> [pool]), then flatten.
+
+    Every per-layer argument (``kernel_size``, ``stride``, ``padding``, ``pool``) is either one
+    value for all layers or a list with one value per layer. ``pool`` is the max- (or average-)
+    pooling window after a stage; 0 or ``None`` means no pooling there.
+
+    Args:
+        input_shape: ``(channels, height, width)`` of one image.
+        channels: output channels of each convolution, e.g. ``(16, 32)``.
+        kernel_size: convolution kernel size(s).
+        stride: convolution stride(s).
+        padding: convolution padding(s).
+        pool: pooling window(s); 0/None for none.
+        pool_type: ``"max"`` or ``"avg"``.
+        batch_norm: ``BatchNorm2d`` after each convolution.
+        activation: name of the activation after each convolution.
+
+    Example:
+        >>> enc = ConvEncoder(input_shape=(1, 28, 28), channels=(16, 32), pool=2)
+        >>> enc.feature_shape, enc.out_features
+        ((32, 7, 7), 1568)
+        >>> enc(torch.zeros(3, 1, 28, 28)).shape
+        torch.Size([3, 1568])
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (1, 28, 28),
+        channels: Sequence[int] = (16, 32),
+        kernel_size: int | Sequence[int] = 3,
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 1,
+        pool: int | Sequence[int | None] | None = 2,
+        pool_type: str = "max",
+        batch_norm: bool = False,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.input_shape = shape_tuple(input_shape, "input_shape")
+        if len(self.input_shape) != 3:
+            raise ValueError(
+                f"ConvEncoder needs input_shape (channels, height, width), got {self.input_shape}"
+            )
+        chans = [positive_int(c, "channels") for c in channels]
+        if not chans:
+            raise ValueError("ConvEncoder needs at least one entry in channels")
+        n = len(chans)
+        ks = per_layer(kernel_size, n, "kernel_size")
+        ss = per_layer(stride, n, "stride")
+        ps = per_layer(padding, n, "padding")
+        pools = per_layer(pool, n, "pool")
+        if pool_type not in ("max", "avg"):
+            raise ValueError(f"pool_type must be 'max' or 'avg', got {pool_type!r}")
+        c, h, w = self.input_shape
+        layers: list[nn.Module] = []
+        for i, (out_c, k, s, p, pl) in enumerate(zip(chans, ks, ss, ps, pools)):
+            layers.append(nn.Conv2d(c, out_c, k, stride=s, padding=p))
+            h, w = conv_out(h, k, s, p), conv_out(w, k, s, p)
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(out_c))
+            layers.append(make_activation(activation))
+            if pl:
+                layers.append(nn.MaxPool2d(pl) if pool_type == "max" else nn.AvgPool2d(pl))
+                h, w = conv_out(h, pl, pl), conv_out(w, pl, pl)
+            if h < 1 or w < 1:
+                raise ValueError(
+                    f"ConvEncoder: input {self.input_shape} shrinks to nothing at layer {i} "
+                    f"(kernel {k}, stride {s}, padding {p}, pool {pl}); use fewer or gentler layers"
+                )
+            c = out_c
+        self.net = nn.Sequential(*layers)
+        self.feature_shape = (c, h, w)
+        self.out_features = c * h * w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.input_shape, "ConvEncoder")
+        return rearrange(self.net(x), "b c h w -> b (c h w)")

@@ -1,0 +1,234 @@
+"""Loss objects: reconstruction (BCE-with-logits, MSE), KL, ELBO (with beta).
+
+**Reduction, everywhere in this module:** sum over pixels (and over latent dimensions for
+the KL) per sample, then mean over the batch. For BCE this is the negative log-likelihood in
+nats per sample, the number the classic VAE papers and the PyTorch VAE example report (that
+example sums over the batch too; divide its figure by the batch size to compare). The
+Keras-style "MSE" that tutorials quote, a mean per pixel, is a metric reported beside the loss
+(see :mod:`autoencoders.metrics`), not a different training loss.
+
+Losses take the model's :class:`~autoencoders.AutoencoderOutput` (logits, and ``kl`` for
+Gaussian models) and the *clean* target, and compute in float32 even under autocast::
+
+    >>> import torch, autoencoders
+    >>> model = autoencoders.build("vae", h=32, z=4)
+    >>> x = torch.rand(8, 1, 28, 28)
+    >>> out = autoencoders.losses.ELBOLoss()(model(x), x)
+    >>> sorted(out.parts), out.total.shape
+    (['kl', 'recon'], torch.Size([]))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+
+from autoencoders.blocks.layers import apply_output_activation
+from autoencoders.registry import losses
+
+__all__ = [
+    "ELBOLoss",
+    "KLLoss",
+    "Loss",
+    "LossOutput",
+    "ReconstructionLoss",
+    "default_loss",
+    "reconstruction_per_sample",
+]
+
+RECON_KINDS = ("auto", "bce", "mse")
+
+
+@dataclass
+class LossOutput:
+    """A loss value and its named parts (all scalars, means over the batch).
+
+    Attributes:
+        total: the value to minimise.
+        parts: named components, e.g. ``{"recon": ..., "kl": ...}``.
+    """
+
+    total: torch.Tensor
+    parts: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def detached(self) -> dict[str, float]:
+        """``{"loss": total, **parts}`` as Python floats (synchronises with the device)."""
+        out = {"loss": float(self.total.detach())}
+        out.update({k: float(v.detach()) for k, v in self.parts.items()})
+        return out
+
+
+class Loss(Protocol):
+    """What the Trainer calls: ``loss(output, target) -> LossOutput``."""
+
+    def __call__(self, output: Any, target: torch.Tensor) -> LossOutput: ...
+
+
+def _sum_per_sample(t: torch.Tensor) -> torch.Tensor:
+    return t.flatten(1).sum(dim=1)
+
+
+def reconstruction_per_sample(
+    output: Any, target: torch.Tensor, kind: str = "auto"
+) -> torch.Tensor:
+    """Per-sample reconstruction loss ``(B,)`` in float32, summed over pixels.
+
+    Args:
+        output: an :class:`~autoencoders.AutoencoderOutput` (needs ``logits`` and
+            ``output_activation``).
+        target: the clean batch, same shape as the logits.
+        kind: ``"bce"`` (binary cross-entropy on logits; needs a sigmoid output and targets in
+            [0, 1]), ``"mse"`` (squared error of the activated output), or ``"auto"`` (BCE for a
+            sigmoid output, MSE otherwise).
+    """
+    if kind not in RECON_KINDS:
+        raise ValueError(
+            f"unknown reconstruction loss {kind!r}; accepted: {', '.join(RECON_KINDS)}"
+        )
+    logits = output.logits.float()
+    target = target.float()
+    if logits.shape != target.shape:
+        raise ValueError(
+            f"reconstruction loss: logits {tuple(logits.shape)} and target "
+            f"{tuple(target.shape)} differ in shape"
+        )
+    act = output.output_activation
+    if kind == "auto":
+        kind = "bce" if act == "sigmoid" else "mse"
+    if kind == "bce":
+        if act != "sigmoid":
+            raise ValueError(
+                f"BCE needs a sigmoid output, but the decoder's output activation is {act!r}; "
+                "use recon='mse'"
+            )
+        return _sum_per_sample(F.binary_cross_entropy_with_logits(logits, target, reduction="none"))
+    recon = apply_output_activation(logits, act)
+    return _sum_per_sample((recon - target).pow(2))
+
+
+@losses.register("reconstruction", aliases=("recon", "ae"))
+class ReconstructionLoss:
+    """Reconstruction only (the plain / denoising autoencoder's loss); any KL is ignored.
+
+    Reduction: sum over pixels per sample, mean over the batch.
+
+    Args:
+        recon: ``"auto"`` (BCE-with-logits for a sigmoid output, else MSE), ``"bce"`` or ``"mse"``.
+
+    Example:
+        >>> import torch, autoencoders
+        >>> model = autoencoders.build("ae", h=32, z=4)
+        >>> x = torch.rand(4, 1, 28, 28)
+        >>> out = ReconstructionLoss("mse")(model(x), x)
+        >>> list(out.parts), bool(out.total > 0)
+        (['recon'], True)
+    """
+
+    def __init__(self, recon: str = "auto") -> None:
+        if recon not in RECON_KINDS:
+            raise ValueError(f"unknown recon {recon!r}; accepted: {', '.join(RECON_KINDS)}")
+        self.recon = recon
+
+    def __call__(self, output: Any, target: torch.Tensor) -> LossOutput:
+        r = reconstruction_per_sample(output, target, self.recon).mean()
+        return LossOutput(total=r, parts={"recon": r})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(recon={self.recon!r})"
+
+
+@losses.register("bce", aliases=("binary_cross_entropy",))
+def bce() -> ReconstructionLoss:
+    """BCE-with-logits reconstruction loss, summed over pixels, mean over the batch."""
+    return ReconstructionLoss("bce")
+
+
+@losses.register("mse", aliases=("squared_error",))
+def mse() -> ReconstructionLoss:
+    """Squared error of the activated output, summed over pixels, mean over the batch."""
+    return ReconstructionLoss("mse")
+
+
+def _require_kl(output: Any) -> torch.Tensor:
+    kl = getattr(output, "kl", None)
+    if kl is None:
+        raise ValueError(
+            "this loss needs a Gaussian bottleneck (output.kl is None); use the "
+            "'reconstruction' loss for a deterministic autoencoder"
+        )
+    return kl.float()
+
+
+@losses.register("kl", aliases=("kld",))
+class KLLoss:
+    """``KL(q(z|x) || N(0, I))``: summed over latent dims per sample, mean over the batch.
+
+    Example:
+        >>> import torch, autoencoders
+        >>> model = autoencoders.build("vae", h=16, z=3)
+        >>> bool(KLLoss()(model(torch.rand(2, 1, 28, 28)), None).total >= 0)
+        True
+    """
+
+    def __call__(self, output: Any, target: torch.Tensor | None) -> LossOutput:
+        kl = _require_kl(output).mean()
+        return LossOutput(total=kl, parts={"kl": kl})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+@losses.register("elbo", aliases=("vae", "beta_vae"))
+class ELBOLoss:
+    """Negative ELBO with a KL weight: ``recon + beta * kl``.
+
+    Reduction: reconstruction summed over pixels and KL summed over latent dims, per sample;
+    both averaged over the batch. With BCE and ``beta=1`` the total is the negative ELBO in nats
+    per sample. Parts: ``recon`` and ``kl`` (unweighted).
+
+    Args:
+        recon: ``"auto"``, ``"bce"`` or ``"mse"`` (see :func:`reconstruction_per_sample`).
+        beta: weight of the KL term (1 for the VAE, > 1 for a beta-VAE).
+
+    Example:
+        >>> import torch, autoencoders
+        >>> model = autoencoders.build("vae", h=16, z=3)
+        >>> x = torch.rand(4, 1, 28, 28)
+        >>> out = ELBOLoss(beta=2.0)(model(x), x)
+        >>> bool(torch.isclose(out.total, out.parts["recon"] + 2.0 * out.parts["kl"]))
+        True
+    """
+
+    def __init__(self, recon: str = "auto", beta: float = 1.0) -> None:
+        if recon not in RECON_KINDS:
+            raise ValueError(f"unknown recon {recon!r}; accepted: {', '.join(RECON_KINDS)}")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
+            raise ValueError(f"beta must be a number >= 0, got {beta!r}")
+        self.recon = recon
+        self.beta = float(beta)
+
+    def __call__(self, output: Any, target: torch.Tensor) -> LossOutput:
+        r = reconstruction_per_sample(output, target, self.recon).mean()
+        kl = _require_kl(output).mean()
+        return LossOutput(total=r + self.beta * kl, parts={"recon": r, "kl": kl})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(recon={self.recon!r}, beta={self.beta})"
+
+
+def default_loss(model: Any) -> ReconstructionLoss | ELBOLoss:
+    """ELBO for a model with a Gaussian bottleneck, reconstruction otherwise.
+
+    Example:
+        >>> import autoencoders
+        >>> default_loss(autoencoders.build("vae"))
+        ELBOLoss(recon='auto', beta=1.0)
+        >>> default_loss(autoencoders.build("conv_ae"))
+        ReconstructionLoss(recon='auto')
+    """
+    model = getattr(model, "module", model)  # DistributedDataParallel
+    model = getattr(model, "_orig_mod", model)  # torch.compile
+    return ELBOLoss() if getattr(model, "is_variational", False) else ReconstructionLoss()

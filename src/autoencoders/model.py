@@ -1,0 +1,287 @@
+"""The :class:`Autoencoder`: Encoder -> Bottleneck -> Decoder, plus an optional corruption."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from autoencoders.blocks.base import Bottleneck, BottleneckOutput, Decoder, Encoder, spec_of
+from autoencoders.blocks.layers import apply_output_activation, positive_int
+from autoencoders.registry import bottlenecks, decoders, encoders, noise
+
+__all__ = ["FORMAT_VERSION", "Autoencoder", "AutoencoderOutput"]
+
+#: Version of the config.json layout written by :meth:`Autoencoder.config`.
+FORMAT_VERSION = 1
+
+
+@dataclass
+class AutoencoderOutput:
+    """What :meth:`Autoencoder.forward` returns.
+
+    Attributes:
+        logits: decoder output before the output activation, ``(B, *input_shape)``.
+        z: latent code ``(B, Z)`` (a sample in training mode for Gaussian models).
+        output_activation: name of the activation that maps logits to data space.
+        mean: posterior mean (Gaussian bottleneck only).
+        logvar: posterior log-variance (Gaussian bottleneck only).
+        kl: per-sample KL divergence to the prior, float32 ``(B,)`` (Gaussian only).
+        corrupted: the corrupted input the encoder saw, when a noise transform was applied.
+    """
+
+    logits: torch.Tensor
+    z: torch.Tensor
+    output_activation: str
+    mean: torch.Tensor | None = None
+    logvar: torch.Tensor | None = None
+    kl: torch.Tensor | None = None
+    corrupted: torch.Tensor | None = None
+
+    @property
+    def recon(self) -> torch.Tensor:
+        """The reconstruction in data space: the output activation applied to ``logits``."""
+        return apply_output_activation(self.logits, self.output_activation)
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{where} is not JSON-serialisable ({exc}); block arguments must be numbers, "
+            "strings, booleans, None, lists or dicts of them"
+        ) from None
+
+
+class Autoencoder(nn.Module):
+    """An autoencoder made of registered blocks.
+
+    ``forward(x)`` corrupts ``x`` with the noise transform (training mode only), encodes it,
+    passes the features through the bottleneck and decodes ``z`` to logits.
+
+    Args:
+        encoder: maps ``(B, *input_shape)`` to ``(B, F)``.
+        bottleneck: maps ``(B, F)`` to ``z`` (deterministic or Gaussian).
+        decoder: maps ``(B, Z)`` to logits ``(B, *input_shape)``.
+        noise: optional corruption applied to the encoder's input in training mode.
+        architecture: optional ``{"name": ..., "kwargs": ...}`` of the named architecture it was
+            built from; informational (saved in the config, shown by the CLI).
+
+    Example:
+        >>> from autoencoders.blocks import MLPEncoder, GaussianBottleneck, MLPDecoder
+        >>> enc = MLPEncoder(input_shape=(1, 28, 28), hidden=(400,))
+        >>> model = Autoencoder(enc, GaussianBottleneck(enc.out_features, z=20),
+        ...                     MLPDecoder(z=20, output_shape=(1, 28, 28), hidden=(400,)))
+        >>> out = model(torch.rand(4, 1, 28, 28))
+        >>> out.logits.shape, out.z.shape, out.kl.shape
+        (torch.Size([4, 1, 28, 28]), torch.Size([4, 20]), torch.Size([4]))
+        >>> model.sample(2).shape
+        torch.Size([2, 1, 28, 28])
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        bottleneck: Bottleneck,
+        decoder: Decoder,
+        noise: nn.Module | None = None,
+        *,
+        architecture: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        for what, mod in (("encoder", encoder), ("bottleneck", bottleneck), ("decoder", decoder)):
+            if not isinstance(mod, nn.Module):
+                raise TypeError(f"{what} must be an nn.Module, got {type(mod).__name__}")
+        f_enc = getattr(encoder, "out_features", None)
+        f_bn = getattr(bottleneck, "in_features", None)
+        if f_enc is not None and f_bn is not None and f_enc != f_bn:
+            raise ValueError(
+                f"encoder outputs {f_enc} features but the bottleneck expects {f_bn}; "
+                f"build the bottleneck with in_features={f_enc}"
+            )
+        z_bn, z_dec = getattr(bottleneck, "z_dim", None), getattr(decoder, "z_dim", None)
+        if z_bn is not None and z_dec is not None and z_bn != z_dec:
+            raise ValueError(f"bottleneck z={z_bn} but decoder z={z_dec}; they must match")
+        in_shape = getattr(encoder, "input_shape", None)
+        out_shape = getattr(decoder, "output_shape", None)
+        if in_shape is not None and out_shape is not None and tuple(in_shape) != tuple(out_shape):
+            raise ValueError(
+                f"encoder input_shape {tuple(in_shape)} differs from decoder output_shape "
+                f"{tuple(out_shape)}; an autoencoder reconstructs its input"
+            )
+        self.encoder = encoder
+        self.bottleneck = bottleneck
+        self.decoder = decoder
+        self.noise = noise
+        self.architecture = dict(architecture) if architecture else None
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input (without the batch dimension)."""
+        return tuple(self.decoder.output_shape)
+
+    @property
+    def z_dim(self) -> int:
+        """Latent size."""
+        return int(self.bottleneck.z_dim)
+
+    @property
+    def is_variational(self) -> bool:
+        """Whether the bottleneck is Gaussian (the model is a VAE and can :meth:`sample`)."""
+        return bool(getattr(self.bottleneck, "is_gaussian", False))
+
+    @property
+    def output_activation(self) -> str:
+        """Name of the decoder's output activation: sigmoid, tanh, identity or relu."""
+        return str(self.decoder.output_activation)
+
+    @property
+    def name(self) -> str | None:
+        """The registered architecture name it was built from, if any."""
+        return self.architecture["name"] if self.architecture else None
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """Number of parameters (optionally only those with ``requires_grad``)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # -- computation --------------------------------------------------------------------------
+    def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Apply the noise transform (whatever the mode); ``x`` itself when there is none."""
+        if self.noise is None:
+            return x
+        return self.noise(x, generator=generator)
+
+    def forward(self, x: torch.Tensor) -> AutoencoderOutput:
+        """Corrupt (training only), encode, bottleneck, decode."""
+        corrupted = None
+        if self.training and self.noise is not None:
+            corrupted = self.noise(x)
+            x = corrupted
+        b = self.bottleneck(self.encoder(x))
+        return AutoencoderOutput(
+            logits=self.decoder(b.z),
+            z=b.z,
+            output_activation=self.output_activation,
+            mean=b.mean,
+            logvar=b.logvar,
+            kl=b.kl,
+            corrupted=corrupted,
+        )
+
+    def encode_output(self, x: torch.Tensor) -> BottleneckOutput:
+        """Encode without corruption and return the full bottleneck output (z, mean, ...)."""
+        return self.bottleneck(self.encoder(x))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent codes ``(B, Z)`` of a clean batch: the posterior mean for Gaussian models."""
+        b = self.encode_output(x)
+        return b.mean if b.mean is not None else b.z
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Decoder logits for latent codes ``z`` (apply :attr:`output_activation` for images)."""
+        return self.decoder(z)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Deterministic reconstruction in data space (no corruption, posterior mean)."""
+        return apply_output_activation(self.decode(self.encode(x)), self.output_activation)
+
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """Generate ``n`` outputs in data space by decoding draws from the prior (VAEs only)."""
+        positive_int(n, "number of samples")
+        if not self.is_variational:
+            raise TypeError(
+                f"model {self.name or type(self.bottleneck).__name__!r} has a deterministic "
+                "bottleneck; sampling needs a Gaussian one (e.g. autoencoders.build('vae'))"
+            )
+        z = self.bottleneck.sample_prior(n, generator=generator, device=device)
+        return apply_output_activation(self.decode(z), self.output_activation)
+
+    # -- configuration ------------------------------------------------------------------------
+    @property
+    def config(self) -> dict[str, Any]:
+        """A JSON-serialisable description that :meth:`from_config` rebuilds the model from.
+
+        Example:
+            >>> import autoencoders
+            >>> cfg = autoencoders.build("linear_ae", z=2).config
+            >>> cfg["encoder"], cfg["bottleneck"]["name"], cfg["architecture"]["name"]
+            ({'name': 'mlp', 'kwargs': {'input_shape': [1, 28, 28], 'hidden': [], 'activation': 'none', 'dropout': 0.0, 'batch_norm': False}}, 'deterministic', 'linear_ae')
+        """
+        cfg: dict[str, Any] = {"format_version": FORMAT_VERSION}
+        cfg["architecture"] = self.architecture
+        parts = (
+            ("encoder", self.encoder, "encoder"),
+            ("bottleneck", self.bottleneck, "bottleneck"),
+            ("decoder", self.decoder, "decoder"),
+            ("noise", self.noise, "noise transform"),
+        )
+        for key, module, kind in parts:
+            if module is None:
+                cfg[key] = None
+                continue
+            spec = spec_of(module, kind)
+            cfg[key] = {
+                "name": spec.name,
+                "kwargs": _jsonable(spec.kwargs, f"{kind} {spec.name!r}"),
+            }
+        return _jsonable(cfg, "model config")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Autoencoder:
+        """Rebuild a model (fresh weights) from :attr:`config`, through the registries.
+
+        Raises:
+            ValueError: on a malformed config, an unsupported format version, or a block name
+                that no installed package registers.
+        """
+        if not isinstance(config, dict):
+            raise ValueError(f"model config must be a dict, got {type(config).__name__}")
+        version = config.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"unsupported model config format_version {version!r}; this version of "
+                f"autoencoders reads format_version {FORMAT_VERSION}"
+            )
+        built: dict[str, Any] = {}
+        for key, registry in (
+            ("encoder", encoders),
+            ("bottleneck", bottlenecks),
+            ("decoder", decoders),
+            ("noise", noise),
+        ):
+            part = config.get(key)
+            if part is None:
+                if key != "noise":
+                    raise ValueError(f"model config has no {key!r} entry")
+                built[key] = None
+                continue
+            if not isinstance(part, dict) or "name" not in part:
+                raise ValueError(
+                    f"config[{key!r}] must be {{'name': ..., 'kwargs': ...}}, got {part!r}"
+                )
+            built[key] = registry.build(part["name"], **dict(part.get("kwargs") or {}))
+        return cls(
+            built["encoder"],
+            built["bottleneck"],
+            built["decoder"],
+            built["noise"],
+            architecture=config.get("architecture"),
+        )
+
+    def extra_repr(self) -> str:
+        name = f"name={self.name!r}, " if self.name else ""
+        return (
+            f"{name}input_shape={self.input_shape}, z={self.z_dim}, "
+            f"variational={self.is_variational}, output_activation={self.output_activation!r}"
+        )

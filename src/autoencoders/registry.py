@@ -1,0 +1,339 @@
+"""Named registries of builders: one generic :class:`Registry`, one instance per kind.
+
+Every encoder, bottleneck, decoder, architecture, loss and noise transform in the library is
+found by name through a registry, and so are the ones users add::
+
+    >>> import autoencoders
+    >>> "vae" in autoencoders.models
+    True
+    >>> autoencoders.models.get("vea")
+    Traceback (most recent call last):
+      ...
+    autoencoders.registry.UnknownNameError: unknown model 'vea'; did you mean 'vae'? ...
+
+Third-party packages can add entries without being imported by hand: they declare an entry point
+in the group ``autoencoders.plugins`` whose object is a module (importing it registers its
+blocks) or a function taking no arguments (called once). Plugins are loaded lazily, the first
+time a name is missing or the names are listed, never at import time. A plugin that fails to
+load is reported with a :class:`PluginWarning` naming its distribution, not raised.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+import logging
+import warnings
+from collections.abc import Callable, Iterator
+from importlib import metadata
+from typing import Any, Generic, TypeVar, overload
+
+__all__ = [
+    "PLUGIN_GROUP",
+    "DuplicateNameError",
+    "PluginWarning",
+    "Registry",
+    "RegistryError",
+    "UnknownArgumentError",
+    "UnknownNameError",
+    "bottlenecks",
+    "decoders",
+    "encoders",
+    "load_plugins",
+    "losses",
+    "models",
+    "noise",
+]
+
+logger = logging.getLogger(__name__)
+
+PLUGIN_GROUP = "autoencoders.plugins"
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+
+class RegistryError(ValueError):
+    """Base class of the registry's errors (a :class:`ValueError`)."""
+
+
+class UnknownNameError(RegistryError, KeyError):
+    """A name that no registered builder (nor any installed plugin) provides."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateNameError(RegistryError):
+    """A name registered twice without ``override=True``."""
+
+
+class UnknownArgumentError(TypeError):
+    """A keyword argument that the builder does not accept (a :class:`TypeError`)."""
+
+
+class PluginWarning(UserWarning):
+    """An entry-point plugin could not be loaded."""
+
+
+_plugins_loaded = False
+
+
+def load_plugins(*, force: bool = False) -> list[str]:
+    """Load every entry point in the ``autoencoders.plugins`` group, once.
+
+    Args:
+        force: load again even if plugins were loaded before (useful after installing a
+            package in a running interpreter, and in tests).
+
+    Returns:
+        The names of the entry points that loaded without error.
+
+    Example:
+        >>> from autoencoders.registry import load_plugins
+        >>> isinstance(load_plugins(), list)
+        True
+    """
+    global _plugins_loaded
+    if _plugins_loaded and not force:
+        return []
+    _plugins_loaded = True
+    loaded: list[str] = []
+    for ep in metadata.entry_points(group=PLUGIN_GROUP):
+        dist = getattr(getattr(ep, "dist", None), "name", None) or "an unknown distribution"
+        try:
+            obj = ep.load()
+            if callable(obj) and not inspect.isclass(obj) and not inspect.ismodule(obj):
+                obj()
+        except Exception as exc:  # a broken plugin must not break the library
+            warnings.warn(
+                f"autoencoders plugin {ep.name!r} ({ep.value}) from distribution {dist!r} "
+                f"failed to load: {type(exc).__name__}: {exc}",
+                PluginWarning,
+                stacklevel=2,
+            )
+            continue
+        logger.debug("loaded autoencoders plugin %s from %s", ep.name, dist)
+        loaded.append(ep.name)
+    return loaded
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def accepted_parameters(builder: Callable[..., Any]) -> tuple[list[str], bool]:
+    """Keyword names a builder accepts, and whether it also takes ``**kwargs``."""
+    target = builder.__init__ if inspect.isclass(builder) else builder
+    sig = inspect.signature(target)
+    names: list[str] = []
+    var_kw = False
+    params = list(sig.parameters.values())
+    if inspect.isclass(builder) and params:
+        params = params[1:]  # self
+    for p in params:
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            var_kw = True
+        elif p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+            names.append(p.name)
+    return names, var_kw
+
+
+def check_kwargs(what: str, builder: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    """Raise :class:`UnknownArgumentError` for keywords the builder does not take.
+
+    The message names each bad keyword, lists the accepted ones and suggests a close match.
+    """
+    accepted, var_kw = accepted_parameters(builder)
+    if var_kw:
+        return
+    bad = [k for k in kwargs if k not in accepted]
+    if not bad:
+        return
+    hints = "".join(_did_you_mean(k, accepted) for k in bad[:1])
+    raise UnknownArgumentError(
+        f"{what} got unexpected keyword argument{'s' if len(bad) > 1 else ''} "
+        f"{', '.join(repr(b) for b in bad)}{hints} Accepted: {', '.join(accepted) or '(none)'}."
+    )
+
+
+class Registry(Generic[T]):
+    """A table of named builders (classes or functions) of one kind.
+
+    Args:
+        kind: what the registry holds, used in messages ("model", "encoder", ...).
+
+    Example:
+        >>> reg = Registry("widget")
+        >>> @reg.register("square", aliases=("sq",))
+        ... def square(side: int = 2) -> int:
+        ...     return side * side
+        >>> reg.build("sq", side=3)
+        9
+        >>> reg.names()
+        ['square']
+        >>> reg.build("square", sides=3)
+        Traceback (most recent call last):
+          ...
+        autoencoders.registry.UnknownArgumentError: widget 'square' got unexpected keyword argument 'sides'; did you mean 'side'? Accepted: side.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, names={self.names(load=False)})"
+
+    # -- registration -------------------------------------------------------------------------
+    @overload
+    def register(self, name: T, *, aliases: tuple[str, ...] = (), override: bool = False) -> T: ...
+
+    @overload
+    def register(
+        self, name: str | None = None, *, aliases: tuple[str, ...] = (), override: bool = False
+    ) -> Callable[[T], T]: ...
+
+    def register(
+        self,
+        name: str | T | None = None,
+        *,
+        aliases: tuple[str, ...] | list[str] = (),
+        override: bool = False,
+    ) -> Callable[[T], T] | T:
+        """Register a builder, as a decorator (``@reg.register("name")`` or ``@reg.register``).
+
+        Args:
+            name: the public name; defaults to the object's ``__name__`` in snake case
+                when it is a function, or as written when it is a class.
+            aliases: further names that resolve to the same entry.
+            override: replace an existing entry of the same name instead of raising
+                :class:`DuplicateNameError`.
+
+        Returns:
+            The decorator, or the object itself when used without parentheses.
+        """
+        if callable(name) and not isinstance(name, str):
+            return self._add(name, None, tuple(aliases), override)
+
+        def decorator(obj: T) -> T:
+            return self._add(obj, name, tuple(aliases), override)
+
+        return decorator
+
+    def _add(self, obj: T, name: str | None, aliases: tuple[str, ...], override: bool) -> T:
+        if not callable(obj):
+            raise TypeError(f"can only register callables in the {self.kind} registry, got {obj!r}")
+        key = _normalise(name or obj.__name__)
+        for n in (key, *map(_normalise, aliases)):
+            taken = n in self._entries or n in self._aliases
+            if taken and not override:
+                raise DuplicateNameError(
+                    f"{self.kind} {n!r} is already registered "
+                    f"(as {self._entries.get(self._aliases.get(n, n))!r}); pass override=True "
+                    "to replace it"
+                )
+        if override:
+            # drop every alias of a replaced entry, and the entry an alias used to point to
+            for n in (key, *map(_normalise, aliases)):
+                self._aliases.pop(n, None)
+        self._entries[key] = obj
+        for a in map(_normalise, aliases):
+            self._aliases[a] = key
+        # let a class know its registered name, so instances can be saved by name
+        if isinstance(obj, type):
+            names = dict(getattr(obj, "__registry_names__", {}))
+            names[self.kind] = key
+            obj.__registry_names__ = names  # type: ignore[attr-defined]
+        return obj
+
+    def unregister(self, name: str) -> T:
+        """Remove an entry (and its aliases) and return it."""
+        key = self.canonical(name)
+        obj = self._entries.pop(key)
+        self._aliases = {a: k for a, k in self._aliases.items() if k != key}
+        return obj
+
+    # -- lookup -------------------------------------------------------------------------------
+    def canonical(self, name: str) -> str:
+        """The registered name that ``name`` (maybe an alias, any case, '-' or '_') stands for."""
+        if not isinstance(name, str):
+            raise TypeError(
+                f"{self.kind} name must be a string, got {type(name).__name__} {name!r}"
+            )
+        key = _normalise(name)
+        key = self._aliases.get(key, key)
+        if key not in self._entries:
+            load_plugins()
+            key = self._aliases.get(key, key)
+        if key not in self._entries:
+            known = self.names()
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}{_did_you_mean(key, known + sorted(self._aliases))}"
+                f" Registered {self.kind}s: {', '.join(known) or '(none)'}. If it comes from a "
+                f"plugin, install the package that provides it (entry-point group {PLUGIN_GROUP!r})."
+            )
+        return key
+
+    def get(self, name: str) -> T:
+        """The builder registered as ``name`` (aliases and plugins included)."""
+        return self._entries[self.canonical(name)]
+
+    def build(self, name: str, /, **kwargs: Any) -> Any:
+        """Look up ``name`` and call it with ``kwargs``, checking the keywords first."""
+        key = self.canonical(name)
+        builder = self._entries[key]
+        check_kwargs(f"{self.kind} {key!r}", builder, kwargs)
+        obj = builder(**kwargs)
+        if not inspect.isclass(builder) and hasattr(obj, "__dict__"):
+            # a factory function: remember how to rebuild what it made, by name
+            obj.__dict__.setdefault("_registry_spec", (self.kind, key, dict(kwargs)))
+        return obj
+
+    def names(self, pattern: str | None = None, *, load: bool = True) -> list[str]:
+        """Sorted registered names, optionally filtered by a shell-style ``pattern``."""
+        if load:
+            load_plugins()
+        out = sorted(self._entries)
+        if pattern is not None:
+            out = [n for n in out if fnmatch.fnmatch(n, _normalise(pattern))]
+        return out
+
+    def aliases(self) -> dict[str, str]:
+        """Mapping of each alias to the name it stands for."""
+        return dict(self._aliases)
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            self.canonical(name)
+        except UnknownNameError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+
+#: Encoders: ``(B, *input_shape) -> (B, out_features)``.
+encoders: Registry[Any] = Registry("encoder")
+#: Bottlenecks: ``(B, F) -> BottleneckOutput`` (deterministic or Gaussian).
+bottlenecks: Registry[Any] = Registry("bottleneck")
+#: Decoders: ``(B, Z) -> (B, *output_shape)`` logits.
+decoders: Registry[Any] = Registry("decoder")
+#: Named architectures: functions returning a ready :class:`~autoencoders.Autoencoder`.
+models: Registry[Any] = Registry("model")
+#: Loss objects.
+losses: Registry[Any] = Registry("loss")
+#: Noise (corruption) transforms for denoising.
+noise: Registry[Any] = Registry("noise transform")
