@@ -329,6 +329,10 @@ def small_conv_ae(z: int = 2, input_shape: Sequence[int] = MNIST_SHAPE) -> Autoe
     reshape (8, 7, 7) -> ConvTranspose(8->8, 2x2, stride 2) ReLU -> ConvTranspose(8->1, 2x2,
     stride 2) ReLU`` (its output activation is the final ReLU; train it with MSE).
 
+    Weights are initialised as Keras does (Glorot-uniform kernels, zero biases): with
+    PyTorch's default initialisation the final ReLU starts dead (all outputs <= 0, no
+    gradient) for some seeds, which the exercise never sees.
+
     Example:
         >>> import autoencoders
         >>> autoencoders.build("small_conv_ae").num_parameters()
@@ -360,7 +364,18 @@ def small_conv_ae(z: int = 2, input_shape: Sequence[int] = MNIST_SHAPE) -> Autoe
         dense_activation="tanh",
         output_activation="relu",
     )
-    return Autoencoder(enc, bn, dec)
+    model = Autoencoder(enc, bn, dec)
+    _keras_init_(model)
+    return model
+
+
+def _keras_init_(module: nn.Module) -> None:
+    """Glorot-uniform weights and zero biases for every dense and (transposed) conv layer."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 @models.register("conv_vae", aliases=("face_vae", "celeba_vae", "dcgan_vae"))
