@@ -129,20 +129,14 @@ def ae(
         >>> autoencoders.build("ae").num_parameters()
         644804
     """
-    hs = _hidden(h, hidden)
-    return compose(
+    return _mirrored_mlp(
         input_shape,
-        encoder="mlp",
-        encoder_kwargs={"hidden": hs, "activation": activation},
-        bottleneck="deterministic",
+        _hidden(h, hidden),
+        z,
+        "deterministic",
+        activation,
+        output_activation,
         bottleneck_kwargs={"activation": z_activation},
-        z=z,
-        decoder="mlp",
-        decoder_kwargs={
-            "hidden": hs[::-1],
-            "activation": activation,
-            "output_activation": output_activation,
-        },
     )
 
 
@@ -184,19 +178,7 @@ def linear_ae(
         [(2, 784), (2,), (784, 2), (784,)]
     """
     hs = [int(v) for v in hidden]
-    return compose(
-        input_shape,
-        encoder="mlp",
-        encoder_kwargs={"hidden": hs, "activation": "none"},
-        bottleneck="deterministic",
-        z=z,
-        decoder="mlp",
-        decoder_kwargs={
-            "hidden": hs[::-1],
-            "activation": "none",
-            "output_activation": output_activation,
-        },
-    )
+    return _mirrored_mlp(input_shape, hs, z, "deterministic", "none", output_activation)
 
 
 @models.register("vae", aliases=("mlp_vae", "dense_vae"))
@@ -221,16 +203,31 @@ def vae(
         >>> autoencoders.build("vae", hidden=(400, 100), z=20).num_parameters()
         715024
     """
-    hs = _hidden(h, hidden)
+    return _mirrored_mlp(
+        input_shape, _hidden(h, hidden), z, "gaussian", activation, output_activation
+    )
+
+
+def _mirrored_mlp(
+    input_shape: Sequence[int],
+    hidden: list[int],
+    z: int,
+    bottleneck: str,
+    activation: str,
+    output_activation: str,
+    bottleneck_kwargs: dict[str, Any] | None = None,
+) -> Autoencoder:
+    """MLP encoder with ``hidden`` sizes, a bottleneck, and the mirrored MLP decoder."""
     return compose(
         input_shape,
         encoder="mlp",
-        encoder_kwargs={"hidden": hs, "activation": activation},
-        bottleneck="gaussian",
+        encoder_kwargs={"hidden": hidden, "activation": activation},
+        bottleneck=bottleneck,
+        bottleneck_kwargs=bottleneck_kwargs,
         z=z,
         decoder="mlp",
         decoder_kwargs={
-            "hidden": hs[::-1],
+            "hidden": hidden[::-1],
             "activation": activation,
             "output_activation": output_activation,
         },
