@@ -1,0 +1,261 @@
+"""Checkpoint folders: layout, atomic writes, the ``latest`` pointer, rotation, best and final.
+
+Layout of a ``checkpoint_dir``::
+
+    checkpoint_dir/
+      ckpt-epoch0002-step000000150/    one checkpoint (the newest ``keep_last`` are kept)
+        model.safetensors              model weights
+        optimizer.safetensors          optimizer state tensors
+        state.safetensors              RNG states, callback tensors (e.g. early-stopping weights)
+        trainer_state.json             epoch, step, history, hyperparameters, scheduler, ...
+      latest                           name of the newest complete checkpoint (text)
+      best/                            best model so far by validation loss (autoencoders.save)
+      final/                           the model at the end of fit (autoencoders.save)
+
+A checkpoint is first written to a hidden temporary folder, every file flushed and fsynced,
+then renamed into place, and only then is ``latest`` replaced (atomically). A process killed at
+any moment leaves ``latest`` naming a complete checkpoint. Nothing is pickled: tensors are
+safetensors, everything else JSON (see :mod:`autoencoders.training.state`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from autoencoders.io import _fsync_dir, atomic_write_bytes
+from autoencoders.training.callbacks import Callback
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from autoencoders.training.history import History
+    from autoencoders.training.trainer import Trainer
+
+__all__ = [
+    "LATEST",
+    "MODEL_FILE",
+    "OPTIMIZER_FILE",
+    "STATE_FILE",
+    "TENSORS_FILE",
+    "ModelCheckpoint",
+    "checkpoint_name",
+    "find_latest",
+    "list_checkpoints",
+    "save_model",
+    "write_folder",
+]
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.safetensors"
+OPTIMIZER_FILE = "optimizer.safetensors"
+TENSORS_FILE = "state.safetensors"
+STATE_FILE = "trainer_state.json"
+LATEST = "latest"
+_NAME = re.compile(r"^ckpt-epoch(\d+)-step(\d+)$")
+
+
+def checkpoint_name(epoch: int, step: int) -> str:
+    """Folder name of a checkpoint taken in epoch ``epoch`` (1-based) after ``step`` steps.
+
+    Example:
+        >>> checkpoint_name(2, 150)
+        'ckpt-epoch0002-step000000150'
+    """
+    return f"ckpt-epoch{epoch:04d}-step{step:09d}"
+
+
+def write_folder(folder: str | os.PathLike[str], files: Mapping[str, bytes]) -> Path:
+    """Write ``files`` (name -> bytes) as the folder ``folder``, atomically.
+
+    The files go to a temporary sibling folder, are fsynced, and the folder is renamed into
+    place (replacing an older one of the same name).
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    old: Path | None = None
+    try:
+        for name, data in files.items():
+            with open(tmp / name, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        _fsync_dir(folder.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
+    """Complete checkpoints in ``directory`` (folders with a state file), oldest first."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    found = []
+    for p in d.iterdir():
+        m = _NAME.match(p.name)
+        if m and p.is_dir() and (p / STATE_FILE).is_file():
+            found.append(((int(m.group(2)), int(m.group(1))), p))
+    return [p for _, p in sorted(found)]
+
+
+def find_latest(directory: str | os.PathLike[str]) -> Path | None:
+    """The checkpoint ``latest`` points to or, if that is missing, the newest complete one."""
+    d = Path(directory)
+    pointer = d / LATEST
+    if pointer.is_file():
+        name = pointer.read_text(encoding="utf-8").strip()
+        cand = d / name
+        if name and _NAME.match(name) and (cand / STATE_FILE).is_file():
+            return cand
+        logger.warning("%s names %r, which is not a complete checkpoint; scanning", pointer, name)
+    found = list_checkpoints(d)
+    return found[-1] if found else None
+
+
+def save_model(model: nn.Module, folder: str | os.PathLike[str]) -> Path:
+    """Save ``model`` in the :func:`autoencoders.save` format; weights only for other modules.
+
+    An :class:`~autoencoders.Autoencoder` gets ``config.json`` + ``model.safetensors`` (loadable
+    with :func:`autoencoders.load`); a module that cannot be described by a config gets
+    ``model.safetensors`` alone.
+    """
+    from safetensors.torch import save as st_save
+
+    from autoencoders.io import save
+    from autoencoders.model import Autoencoder
+
+    folder = Path(folder)
+    if isinstance(model, Autoencoder):
+        try:
+            return save(model, folder)
+        except TypeError as exc:
+            logger.warning("cannot write a config for this model (%s); saving weights only", exc)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(folder / MODEL_FILE, st_save(state))
+    return folder
+
+
+class ModelCheckpoint(Callback):
+    """Write resumable checkpoints, the best model and the final model into ``directory``.
+
+    The Trainer adds one when given ``checkpoint_dir`` (``checkpoint_every`` becomes
+    ``every_n_steps``). Only rank 0 writes; every rank takes part in gathering the state.
+
+    Args:
+        directory: the checkpoint folder (layout in :mod:`autoencoders.training.checkpoint`).
+        every_n_steps: also checkpoint every this many steps within epochs (None: epoch ends
+            only).
+        keep_last: how many checkpoints to keep (older ones are deleted).
+        save_best: keep the model with the best ``monitor`` value in ``directory/best``.
+        monitor: record key that defines "best" (``val_loss``, else ``train_loss`` when the
+            records have no validation loss).
+        save_final: save the model at the end of fit in ``directory/final``.
+
+    Example:
+        >>> ModelCheckpoint("runs/ckpt", every_n_steps=100).keep_last
+        2
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        every_n_steps: int | None = None,
+        keep_last: int = 2,
+        save_best: bool = True,
+        monitor: str = "val_loss",
+        save_final: bool = True,
+    ) -> None:
+        if every_n_steps is not None and (
+            isinstance(every_n_steps, bool)
+            or not isinstance(every_n_steps, int)
+            or every_n_steps < 1
+        ):
+            raise ValueError(
+                f"every_n_steps must be None or an integer >= 1, got {every_n_steps!r}"
+            )
+        if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
+            raise ValueError(f"keep_last must be an integer >= 1, got {keep_last!r}")
+        self.directory = Path(directory)
+        self.every_n_steps, self.keep_last = every_n_steps, keep_last
+        self.save_best, self.monitor, self.save_final = bool(save_best), monitor, bool(save_final)
+        self.best: float | None = None
+        self.last_saved: Path | None = None
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self.best = None
+        if trainer.is_main:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for stale in self.directory.glob(".*.tmp"):  # left by a killed run
+                shutil.rmtree(stale, ignore_errors=True)
+
+    def on_step_end(self, trainer: Trainer, step: int, loss: Any) -> None:
+        n = self.every_n_steps
+        if n is None or step % n:
+            return
+        total = trainer.batches_in_epoch
+        if total is not None and trainer.batch_in_epoch >= total:
+            return  # the end-of-epoch checkpoint follows at once
+        self.save(trainer)
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        key = self.monitor if self.monitor in record else "train_loss"
+        value = record.get(key)
+        improved = (
+            isinstance(value, (int, float))
+            and value == value
+            and (self.best is None or value < self.best)
+        )
+        if improved:
+            self.best = float(value)  # type: ignore[arg-type]
+            if self.save_best and trainer.is_main:
+                save_model(trainer.model, self.directory / "best")
+        self.save(trainer)
+
+    def on_fit_end(self, trainer: Trainer, history: History) -> None:
+        if self.save_final and trainer.is_main:
+            save_model(trainer.model, self.directory / "final")
+
+    def save(self, trainer: Trainer) -> Path | None:
+        """Checkpoint now (collective under torch.distributed); returns the folder on rank 0."""
+        epoch = trainer.epoch + (1 if trainer.batch_in_epoch else 0)
+        folder = self.directory / checkpoint_name(epoch, trainer.global_step)
+        written = trainer.save_checkpoint(folder)
+        if written is None:
+            return None
+        atomic_write_bytes(self.directory / LATEST, (folder.name + "\n").encode("utf-8"))
+        self.last_saved = folder
+        for old in list_checkpoints(self.directory)[: -self.keep_last]:
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+        return folder
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state.get("best")
+
+    def __repr__(self) -> str:
+        return (
+            f"ModelCheckpoint({str(self.directory)!r}, every_n_steps={self.every_n_steps}, "
+            f"keep_last={self.keep_last})"
+        )

@@ -1,0 +1,142 @@
+"""Per-epoch training records: :class:`History`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, overload
+
+from autoencoders.io import atomic_write_bytes
+
+__all__ = ["History"]
+
+
+class History:
+    """What :meth:`Trainer.fit <autoencoders.training.Trainer.fit>` returns: one record per epoch.
+
+    Each record is a flat dict. The Trainer writes ``epoch`` (1-based), ``step`` (batches
+    processed so far), ``train_loss`` and ``train_<part>`` for every loss part (e.g.
+    ``train_recon``, ``train_kl``), the same with ``val_`` when there is validation data,
+    ``lr`` (learning rate of the first parameter group during the epoch), ``seconds`` (wall
+    time of the epoch, validation included), ``samples_per_s`` (training samples per second,
+    all processes together) and ``skipped_steps`` (non-finite steps skipped).
+
+    Example:
+        >>> h = History([{"epoch": 1, "train_loss": 3.0, "val_loss": 2.5},
+        ...              {"epoch": 2, "train_loss": 2.0, "val_loss": 2.6}])
+        >>> len(h), h["val_loss"], h.best()["epoch"]
+        (2, [2.5, 2.6], 1)
+        >>> print(h.to_csv(), end="")
+        epoch,train_loss,val_loss
+        1,3.0,2.5
+        2,2.0,2.6
+        >>> History.from_json(h.to_json()).records == h.records
+        True
+    """
+
+    def __init__(self, records: Iterable[Mapping[str, Any]] = ()) -> None:
+        self.records: list[dict[str, Any]] = [dict(r) for r in records]
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Add one epoch's record."""
+        self.records.append(dict(record))
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.records)
+
+    @overload
+    def __getitem__(self, key: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, key: str) -> list[Any]: ...
+
+    def __getitem__(self, key: int | str) -> dict[str, Any] | list[Any]:
+        """``history[i]``: the i-th record; ``history["val_loss"]``: that column (None if absent)."""
+        if isinstance(key, str):
+            if not any(key in r for r in self.records):
+                raise KeyError(f"no record has {key!r}; keys: {', '.join(self.keys) or 'none'}")
+            return [r.get(key) for r in self.records]
+        return self.records[key]
+
+    @property
+    def keys(self) -> list[str]:
+        """Every key that appears in a record, in order of first appearance."""
+        seen: dict[str, None] = {}
+        for r in self.records:
+            seen.update(dict.fromkeys(r))
+        return list(seen)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """The records as a list of (copied) dicts."""
+        return [dict(r) for r in self.records]
+
+    def best(self, key: str | None = None, mode: str = "min") -> dict[str, Any]:
+        """The record with the best finite value of ``key``.
+
+        Args:
+            key: the column to rank by; default ``val_loss`` when any record has it, else
+                ``train_loss``.
+            mode: ``"min"`` or ``"max"``.
+
+        Raises:
+            ValueError: unknown ``mode``, or no record has a finite value of ``key``.
+        """
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if key is None:
+            key = "val_loss" if any("val_loss" in r for r in self.records) else "train_loss"
+        scored = [
+            (float(r[key]), i)
+            for i, r in enumerate(self.records)
+            if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])
+        ]
+        if not scored:
+            raise ValueError(
+                f"no record has a finite {key!r}; keys: {', '.join(self.keys) or 'none (empty)'}"
+            )
+        pick = min(scored) if mode == "min" else max(scored, key=lambda t: (t[0], -t[1]))
+        return dict(self.records[pick[1]])
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The records as a JSON list; written atomically to ``path`` when given."""
+        text = json.dumps(self.records, indent=1, allow_nan=True) + "\n"
+        if path is not None:
+            atomic_write_bytes(Path(path), text.encode("utf-8"))
+        return text
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike[str]) -> History:
+        """Read records from JSON text or a ``.json`` file written by :meth:`to_json`."""
+        text = str(source)
+        if not text.lstrip().startswith(("[", "{")):
+            text = Path(source).read_text(encoding="utf-8")
+        data = json.loads(text)
+        if isinstance(data, Mapping):
+            data = data.get("records", data.get("epochs"))
+        if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
+            raise ValueError("history JSON must be a list of per-epoch records (objects)")
+        return cls(data)
+
+    def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The records as CSV (one column per key); written atomically to ``path`` when given."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=self.keys, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.records)
+        text = buf.getvalue()
+        if path is not None:
+            atomic_write_bytes(Path(path), text.encode("utf-8"))
+        return text
+
+    def __repr__(self) -> str:
+        last = self.records[-1] if self.records else {}
+        shown = {k: last[k] for k in ("epoch", "train_loss", "val_loss") if k in last}
+        return f"History(epochs={len(self)}, last={shown})"
