@@ -1,0 +1,419 @@
+"""The run report: figures of a trained model, ``report.md``, and sweep comparison tables.
+
+A *run folder* (written by ``autoencoders train``, see :mod:`autoencoders.cli`) holds::
+
+    run.json            what was run: model name and arguments, data, training settings
+    config.json         the model (autoencoders.save) ...
+    model.safetensors   ... and its weights
+    history.json/.csv   per-epoch losses
+    metrics.json        test-set metrics
+    *.png               figures (see FIGURES)
+    report.md           all of it on one page
+
+:func:`write_figures` draws the PNGs, :func:`write_report` assembles ``report.md`` from whatever
+the folder holds, and :func:`write_comparison` writes the table of a sweep.
+
+Example:
+    >>> import tempfile, json
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = Path(d, "metrics.json").write_text(json.dumps({"test_mse": 0.0123}))
+    ...     text = write_report(d).read_text()
+    >>> print(text.splitlines()[0])
+    # Run report
+    >>> "| test MSE per pixel | 0.0123 |" in text
+    True
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = [
+    "COLUMN_LABELS",
+    "FIGURES",
+    "METRIC_LABELS",
+    "format_value",
+    "markdown_table",
+    "write_comparison",
+    "write_figures",
+    "write_report",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The figures of a run folder, in report order: file name -> caption.
+FIGURES: dict[str, str] = {
+    "loss_curves.png": "Loss curves (train solid, validation dashed; loss per sample)",
+    "reconstructions.png": "Test images and their reconstructions",
+    "samples.png": "Samples decoded from the prior",
+    "interpolation.png": "Linear interpolation in latent space between test images",
+    "latent_space.png": "Test-set latent codes coloured by label",
+    "filters.png": "First-layer filters",
+    "noise_levels.png": "The corruption at several strengths (training noise marked)",
+}
+
+#: Human-readable names of the metrics written to ``metrics.json``.
+METRIC_LABELS: dict[str, str] = {
+    "test_mse": "test MSE per pixel",
+    "test_psnr": "test PSNR (dB)",
+    "test_samples": "test images",
+    "test_elbo": "test ELBO (nats per sample; higher is better)",
+    "test_recon": "test ELBO reconstruction term (nats per sample)",
+    "test_kl": "test ELBO KL term (nats per sample)",
+    "test_nll": "test NLL, IWAE bound (nats per sample)",
+    "iwae_k": "IWAE importance samples",
+    "test_nll_samples": "test images for the NLL",
+    "pca_mse": "PCA baseline: test MSE per pixel",
+    "pca_k": "PCA components (= z)",
+    "probe_accuracy": "linear-probe accuracy on z (test)",
+    "probe_chance": "linear-probe chance level",
+}
+
+#: Headers of the sweep comparison table (``comparison.md``; the CSV keeps the keys).
+COLUMN_LABELS: dict[str, str] = {
+    "params": "parameters",
+    "best_val_loss": "best val loss",
+    "test_mse": "test MSE/pixel",
+    "test_psnr": "test PSNR (dB)",
+    "test_elbo": "test ELBO (nats)",
+    "seconds": "train time (s)",
+}
+
+
+# -- formatting ------------------------------------------------------------------------------------
+def format_value(value: Any) -> str:
+    """A number for a table: ints with thousands separators, floats with 4 significant digits.
+
+    Example:
+        >>> format_value(652824), format_value(0.012345678), format_value(None)
+        ('652,824', '0.01235', '—')
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if value == int(value) and abs(value) >= 1e4:
+            return f"{int(value):,}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured markdown table (values formatted with :func:`format_value`).
+
+    Example:
+        >>> print(markdown_table(["a", "b"], [[1, 0.5]]))
+        | a | b |
+        |---|---|
+        | 1 | 0.5 |
+    """
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        lines.append("| " + " | ".join(format_value(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flat_metrics(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        logger.warning("cannot read %s: %s", path, exc)
+        return None
+
+
+# -- figures ---------------------------------------------------------------------------------------
+def _tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(x, y)`` of a TensorDataset (or an ``(x, y)`` pair / a tensor)."""
+    if isinstance(dataset, torch.Tensor):
+        return dataset, None
+    tensors = getattr(dataset, "tensors", None)
+    if tensors is None and isinstance(dataset, (tuple, list)):
+        tensors = tuple(dataset)
+    if not tensors:
+        raise TypeError(f"expected a TensorDataset or tensors, got {type(dataset).__name__}")
+    x = tensors[0]
+    y = tensors[1] if len(tensors) > 1 else None
+    if y is not None and (y.dim() != 1 or y.is_floating_point()):
+        y = None
+    return x, y
+
+
+def write_figures(
+    model: Any,
+    data: Any,
+    folder: str | os.PathLike[str],
+    *,
+    history: Any = None,
+    class_names: Sequence[str] | None = None,
+    n: int = 10,
+    max_points: int = 3000,
+    seed: int = 0,
+) -> list[Path]:
+    """Draw the figures of :data:`FIGURES` that apply to ``model`` into ``folder``.
+
+    Samples only for a variational model, the noise preview only for a model with a noise
+    transform, the latent scatter coloured by label when ``data`` has labels. A figure that
+    cannot be drawn for this model (e.g. no Linear/Conv first layer) is skipped with a
+    warning in the log.
+
+    Args:
+        model: the trained autoencoder.
+        data: the images to draw from (the test split): a TensorDataset ``(x, y)``, or a tensor.
+        folder: where the PNGs go.
+        history: the training history (``loss_curves.png``), if any.
+        class_names: names of the labels, for the latent-space legend.
+        n: images per row in the image grids.
+        max_points: points in the latent scatter.
+        seed: seed of the sampling and corruption drawn in the figures.
+
+    Returns:
+        The paths written.
+
+    Example:
+        >>> import tempfile, torch, autoencoders
+        >>> model = autoencoders.build("ae", h=16, z=2)
+        >>> data = torch.utils.data.TensorDataset(torch.rand(20, 1, 28, 28), torch.arange(20) % 2)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     sorted(p.name for p in write_figures(model, data, d))
+        ['filters.png', 'interpolation.png', 'latent_space.png', 'reconstructions.png']
+    """
+    from autoencoders import plots
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    x, y = _tensors(data)
+    gen = lambda: torch.Generator(device=plots._device_of(model)).manual_seed(seed)  # noqa: E731
+    pairs = min(3, x.shape[0] // 2)
+    jobs: list[tuple[str, Any]] = []
+    if history is not None:
+        jobs.append(
+            ("loss_curves.png", lambda p: plots.plot_loss_curves(history, save=p, parts=True))
+        )
+    jobs.append(
+        (
+            "reconstructions.png",
+            lambda p: plots.plot_reconstructions(model, x, n=n, generator=gen(), save=p),
+        )
+    )
+    if getattr(model, "is_variational", False):
+        jobs.append(
+            ("samples.png", lambda p: plots.plot_samples(model, 64, generator=gen(), save=p))
+        )
+    if pairs >= 1:
+        jobs.append(
+            (
+                "interpolation.png",
+                lambda p: plots.plot_interpolation(
+                    model, x[:pairs], x[pairs : 2 * pairs], steps=8, save=p
+                ),
+            )
+        )
+    jobs.append(
+        (
+            "latent_space.png",
+            lambda p: plots.plot_latent_space(
+                model, x, y, class_names=class_names, max_points=max_points, save=p
+            ),
+        )
+    )
+    jobs.append(("filters.png", lambda p: plots.plot_filters(model, save=p)))
+    if getattr(model, "noise", None) is not None:
+        rng = plots._value_range("auto", model)
+        jobs.append(
+            (
+                "noise_levels.png",
+                lambda p: plots.plot_noise_levels(
+                    x, model.noise, n=n, seed=seed, value_range=rng, save=p
+                ),
+            )
+        )
+    written = []
+    for name, draw in jobs:
+        path = out / name
+        try:
+            draw(path)
+        except (ValueError, TypeError) as exc:
+            logger.warning("skipped %s: %s", name, exc)
+            continue
+        written.append(path)
+    return written
+
+
+# -- report.md -------------------------------------------------------------------------------------
+def _model_line(run: Mapping[str, Any], config: Mapping[str, Any] | None) -> str:
+    name = run.get("model") or ((config or {}).get("architecture") or {}).get("name") or "model"
+    kwargs = run.get("model_arguments", run.get("model_kwargs"))
+    if kwargs is None and config:
+        kwargs = (config.get("architecture") or {}).get("kwargs")
+    args = ", ".join(f"{k}={json.dumps(v)}" for k, v in (kwargs or {}).items())
+    return f"`{name}`" + (f" ({args})" if args else "")
+
+
+def write_report(
+    folder: str | os.PathLike[str], *, title: str | None = None, filename: str = "report.md"
+) -> Path:
+    """Write ``report.md`` for a run folder from the files it holds.
+
+    It shows the run settings (``run.json``), the model (``config.json``), the test metrics
+    (``metrics.json``) as a table, the best epoch (``history.json``) and every figure of
+    :data:`FIGURES` present, linked relatively so the folder can be moved.
+
+    Args:
+        folder: the run folder.
+        title: first heading (default: "Run report").
+        filename: name of the file written.
+
+    Returns:
+        The path of the report.
+    """
+    from autoencoders import plots
+
+    folder = Path(folder)
+    run = _read_json(folder / "run.json") if (folder / "run.json").is_file() else None
+    run = run if isinstance(run, dict) else {}
+    config = _read_json(folder / "config.json") if (folder / "config.json").is_file() else None
+    metrics = _read_json(folder / "metrics.json") if (folder / "metrics.json").is_file() else None
+    lines = [f"# {title or 'Run report'}", ""]
+    if run or config:
+        lines.append(f"- **Model**: {_model_line(run, config)}")
+        facts = []
+        if "num_parameters" in run:
+            facts.append(f"{run['num_parameters']:,} parameters")
+        if "variational" in run:
+            facts.append(
+                "variational (Gaussian bottleneck)"
+                if run["variational"]
+                else "deterministic bottleneck"
+            )
+        if run.get("output_activation"):
+            facts.append(f"{run['output_activation']} output")
+        if run.get("noise"):
+            facts.append(f"denoising: {run['noise']}")
+        if facts:
+            lines.append(f"  - {'; '.join(facts)}")
+    data = run.get("data")
+    if isinstance(data, Mapping):
+        sizes = ", ".join(f"{k} {v:,}" for k, v in (data.get("sizes") or {}).items())
+        lines.append(
+            f"- **Data**: {data.get('name')}"
+            + (f" ({sizes})" if sizes else "")
+            + (f", pixel range {data.get('pixel_range')}" if data.get("pixel_range") else "")
+            + (f", at most {data['limit']:,} per split" if data.get("limit") else "")
+            + (f", read from `{data['source']}`" if data.get("source") else "")
+        )
+    train = run.get("training")
+    if isinstance(train, Mapping):
+        settings = ", ".join(f"{k}={'none' if v is None else v}" for k, v in train.items())
+        lines.append(f"- **Training**: {settings}")
+    if run.get("seconds") is not None:
+        lines.append(f"- **Wall time**: {run['seconds']:.1f} s")
+    if run.get("command"):
+        lines.append(f"- **Command**: `{run['command']}`")
+    history_path = folder / "history.json"
+    if history_path.is_file():
+        try:
+            records = plots._records(history_path)
+        except (TypeError, ValueError, OSError, json.JSONDecodeError) as exc:
+            logger.warning("cannot read %s: %s", history_path, exc)
+            records = []
+        val = plots._series(records, plots._VAL_KEYS) if records else None
+        train_loss = plots._series(records, plots._TRAIN_KEYS) if records else None
+        if val and any(math.isfinite(v) for v in val):
+            best = min(range(len(val)), key=lambda i: val[i] if math.isfinite(val[i]) else math.inf)
+            lines.append(
+                f"- **Best validation loss**: {format_value(val[best])} at epoch "
+                f"{plots._epochs(records)[best]:g} of {len(records)}"
+            )
+        elif train_loss:
+            lines.append(f"- **Final training loss**: {format_value(train_loss[-1])}")
+    lines.append("")
+    if isinstance(metrics, Mapping) and metrics:
+        lines += ["## Test metrics", ""]
+        flat = _flat_metrics(metrics)
+        rows = [[METRIC_LABELS.get(k, k), v] for k, v in flat.items()]
+        lines += [markdown_table(["metric", "value"], rows), ""]
+    for name, caption in FIGURES.items():
+        if (folder / name).is_file():
+            lines += [f"## {caption}", "", f"![{caption}]({name})", ""]
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != filename)
+    if files:
+        lines += ["## Files", "", *(f"- [{f}]({f})" for f in files), ""]
+    path = folder / filename
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+# -- sweeps ----------------------------------------------------------------------------------------
+def write_comparison(
+    rows: Sequence[Mapping[str, Any]],
+    folder: str | os.PathLike[str],
+    *,
+    title: str = "Sweep comparison",
+    stem: str = "comparison",
+) -> tuple[Path, Path]:
+    """Write a sweep's table as ``<stem>.md`` and ``<stem>.csv``.
+
+    Args:
+        rows: one mapping per run, all with the same keys (the columns, in order).
+        folder: where to write.
+        title: heading of the markdown file.
+        stem: file name without extension.
+
+    Returns:
+        The markdown and CSV paths.
+
+    Example:
+        >>> import tempfile
+        >>> rows = [{"run": "z=5", "params": 100, "test_mse": 0.02},
+        ...         {"run": "z=10", "params": 200, "test_mse": 0.01}]
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     md, csv_path = write_comparison(rows, d)
+        ...     print(csv_path.read_text().strip())
+        run,params,test_mse
+        z=5,100,0.02
+        z=10,200,0.01
+    """
+    if not rows:
+        raise ValueError("no runs to compare")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = list(rows[0])
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
+    csv_path = folder / f"{stem}.csv"
+    csv_path.write_text(buf.getvalue(), encoding="utf-8")
+    header = [COLUMN_LABELS.get(c, c) for c in columns]
+    table = markdown_table(header, [[row.get(c) for c in columns] for row in rows])
+    md_path = folder / f"{stem}.md"
+    md_path.write_text(f"# {title}\n\n{table}\n", encoding="utf-8")
+    return md_path, csv_path

@@ -1,0 +1,369 @@
+"""Tests for the ``autoencoders`` command line and the run report.
+
+The end-to-end runs use tiny models (``--set h=16 --set z=2``), one epoch and a data subset
+(``--limit``) so the whole file stays quick on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import autoencoders
+from autoencoders import cli, report
+
+pytest.importorskip("matplotlib")
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+needs_fashion = pytest.mark.skipif(
+    not (FASHION / "train-images-idx3-ubyte.gz").is_file(),
+    reason="Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)",
+)
+
+RUN_FILES = {
+    "run.json",
+    "config.json",
+    "model.safetensors",
+    "history.json",
+    "history.csv",
+    "metrics.json",
+    "report.md",
+    "loss_curves.png",
+    "reconstructions.png",
+    "interpolation.png",
+    "latent_space.png",
+    "filters.png",
+}
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test in a scratch folder, so a default ``runs/`` never lands in the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
+def _error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Run ``autoencoders -q ARGV``: exit status 2 and exactly one line on stderr."""
+    code = cli.main(["-q", *argv])
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("autoencoders: error: ")
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+# -- argument values ---------------------------------------------------------------------------
+def test_parse_set() -> None:
+    got = cli.parse_set(["z=20", "hidden=[400,100]", "noise=gaussian", "clip=null", "s=a=b"])
+    assert got == {"z": 20, "hidden": [400, 100], "noise": "gaussian", "clip": None, "s": "a=b"}
+
+
+@pytest.mark.parametrize("item", ["z", "=3", "1z=3", "z x=3"])
+def test_parse_set_errors(item: str) -> None:
+    with pytest.raises(cli.CLIError, match="key=value"):
+        cli.parse_set([item])
+    with pytest.raises(cli.CLIError, match="twice"):
+        cli.parse_set(["z=1", "z=2"])
+
+
+def test_parse_grid() -> None:
+    grid = cli.parse_grid(["h=400,300", "z=5", "hidden=[400],[400,100]", "act=relu,sigmoid"])
+    assert grid == {
+        "h": [400, 300],
+        "z": [5],
+        "hidden": [[400], [400, 100]],
+        "act": ["relu", "sigmoid"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("item", "match"),
+    [("h", "key=value"), ("h=", "empty"), ("h=1,,2", "empty"), ("h=[1,2", "unbalanced")],
+)
+def test_parse_grid_errors(item: str, match: str) -> None:
+    with pytest.raises(cli.CLIError, match=match):
+        cli.parse_grid([item])
+
+
+def test_slug() -> None:
+    assert cli._slug({"h": 400, "z": 5}) == "h=400_z=5"
+    assert cli._slug({"hidden": [400, 100], "act": "leaky relu"}) == "hidden=400-100_act=leaky-relu"
+
+
+# -- list ----------------------------------------------------------------------------------------
+def test_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["name", "kind", "input", "z", "parameters", "aliases"]
+    rows = {line.split()[0]: line for line in out[1:]}
+    assert sorted(rows) == autoencoders.list_models()
+    for name, line in rows.items():
+        params = autoencoders.build(name).num_parameters()
+        assert f"{params:,}" in line.split()
+    assert "dense_vae, mlp_vae" in rows["vae"]
+    assert rows["vae"].split()[1] == "VAE" and rows["dae"].split()[1] == "DAE"
+    # aligned: the parameter column ends at the same place on every line
+    ends = {
+        line.index(f"{autoencoders.build(n).num_parameters():,}")
+        + len(f"{autoencoders.build(n).num_parameters():,}")
+        for n, line in rows.items()
+    }
+    assert len(ends) == 1
+
+
+def test_list_pattern(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["list", "*vae"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert names == ["conv_vae", "vae"]
+
+
+# -- errors --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["train", "vea"], "unknown model 'vea'; did you mean 'vae'?"),
+        (["train", "vae", "--set", "hh=3"], "unexpected keyword argument 'hh'; did you mean 'h'?"),
+        (["train", "vae", "--set", "z"], "--set expects key=value"),
+        (["train", "vae", "--set", "z=-1"], "z"),
+        (["train", "ae", "--set", "noise=gausian"], "did you mean 'gaussian'"),
+        (["train", "vae", "--set", "noise=gaussian", "--set", "p=0.1"], "'p'"),
+        (["train", "vae", "--epochs", "0"], "--epochs"),
+        (["train", "vae", "--amp", "fp8"], "--amp"),
+        (["train"], "model"),
+        (["trian", "vae"], "invalid choice: 'trian'"),
+        (["sweep", "vae"], "--grid"),
+        (["sweep", "vae", "--grid", "h"], "--grid expects key=value"),
+        (["sweep", "vae", "--grid", "h=400,,300"], "empty value"),
+        (["sweep", "vae", "--grid", "h=400", "--set", "h=300"], "both in --set and --grid"),
+        (["sweep", "vae", "--grid", "hh=1,2"], "unexpected keyword argument 'hh'"),
+        (["evaluate", "/nonexistent/run"], "not a run folder"),
+    ],
+)
+def test_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    assert expected in _error_line(capsys, argv)
+
+
+def test_out_already_holds_a_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "run.json").write_text("{}")
+    line = _error_line(capsys, ["train", "vae", "--out", str(tmp_path)])
+    assert "--overwrite" in line
+
+
+def test_console_script_and_module() -> None:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    for prefix in ([sys.executable, "-m", "autoencoders"],):
+        res = subprocess.run([*prefix, "train", "vea"], capture_output=True, text=True, env=env)
+        assert res.returncode == 2
+        assert res.stderr.startswith("autoencoders: error: unknown model 'vea'")
+        assert len(res.stderr.strip().splitlines()) == 1
+    script = Path(sys.executable).with_name("autoencoders")
+    if script.is_file():
+        res = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=env)
+        assert res.returncode == 0
+        assert res.stdout.strip() == f"autoencoders {autoencoders.__version__}"
+
+
+def test_traceback_flag() -> None:
+    with pytest.raises(autoencoders.UnknownNameError):
+        cli.main(["--traceback", "train", "vea"])
+
+
+# -- report ----------------------------------------------------------------------------------------
+def test_write_comparison(tmp_path: Path) -> None:
+    rows = [
+        {"run": "z=5", "z": 5, "params": 1000, "test_mse": 0.1, "test_elbo": None},
+        {"run": "z=10", "z": 10, "params": 2000, "test_mse": 0.05, "test_elbo": None},
+    ]
+    md, csv_path = report.write_comparison(rows, tmp_path, title="t")
+    table = list(csv.DictReader(csv_path.open()))
+    assert [r["run"] for r in table] == ["z=5", "z=10"]
+    assert table[1]["test_elbo"] == ""
+    text = md.read_text()
+    assert "| run | z | parameters | test MSE/pixel | test ELBO (nats) |" in text
+    assert "| z=10 | 10 | 2,000 | 0.05 | — |" in text
+    with pytest.raises(ValueError, match="no runs"):
+        report.write_comparison([], tmp_path)
+
+
+def test_write_report_partial_folder(tmp_path: Path) -> None:
+    (tmp_path / "history.json").write_text(
+        json.dumps(
+            [{"epoch": 1, "train_loss": 3.0, "val_loss": 2.0}, {"epoch": 2, "val_loss": 1.5}]
+        )
+    )
+    text = report.write_report(tmp_path).read_text()
+    assert "**Best validation loss**: 1.5 at epoch 2 of 2" in text
+    assert "## Test metrics" not in text
+
+
+# -- end to end ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny labelled image folder: two classes of 28x28 greyscale PNGs (bright top / bottom)."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    gen = torch.Generator().manual_seed(0)
+    for label, name in enumerate(["top", "bottom"]):
+        (root / name).mkdir()
+        for i in range(40):
+            img = torch.rand(28, 28, generator=gen) * 60
+            rows = slice(0, 14) if label == 0 else slice(14, 28)
+            img[rows] += 150
+            Image.fromarray(img.clamp(0, 255).to(torch.uint8).numpy(), mode="L").save(
+                root / name / f"{i:02d}.png"
+            )
+    return root
+
+
+TINY = ["--set", "h=16", "--set", "z=2", "--epochs", "1", "--batch-size", "16", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def vae_run(image_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "vae"
+    code = cli.main(["-q", "train", "vae", "--data", str(image_folder), *TINY, "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_train_writes_every_file(vae_run: Path) -> None:
+    files = {p.name for p in vae_run.iterdir()}
+    assert files >= RUN_FILES | {"samples.png"}
+    assert "noise_levels.png" not in files  # not a denoising model
+    for png in vae_run.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
+    metrics = json.loads((vae_run / "metrics.json").read_text())
+    for key in ("test_mse", "test_psnr", "test_elbo", "test_nll", "pca_mse", "probe_accuracy"):
+        assert math.isfinite(metrics[key]), key
+    run = json.loads((vae_run / "run.json").read_text())
+    assert run["status"] == "done" and run["model_kwargs"] == {"h": 16, "z": 2}
+    assert run["data"]["class_names"] == ["bottom", "top"]
+    assert run["training"]["device"] == "cpu"
+    history = json.loads((vae_run / "history.json").read_text())
+    assert len(history) == 1 and math.isfinite(history[0]["val_loss"])
+    assert (vae_run / "history.csv").read_text().startswith("epoch,")
+    text = (vae_run / "report.md").read_text()
+    for png in sorted(vae_run.glob("*.png")):
+        assert f"]({png.name})" in text
+    assert "| test MSE per pixel |" in text
+    model = autoencoders.load(vae_run)
+    assert model.num_parameters() == autoencoders.build("vae", h=16, z=2).num_parameters()
+
+
+def test_evaluate_recomputes_metrics(
+    vae_run: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    before = json.loads((vae_run / "metrics.json").read_text())
+    (vae_run / "metrics.json").unlink()
+    assert cli.main(["-q", "evaluate", str(vae_run), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    after = json.loads((vae_run / "metrics.json").read_text())
+    assert after == pytest.approx(before)
+    assert "test MSE per pixel" in out
+
+
+def test_train_denoising_model(image_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dae"
+    argv = ["train", "ae", "--data", str(image_folder), *TINY, "--set", "noise=gaussian"]
+    assert cli.main(["-q", *argv, "--set", "noise_factor=0.3", "--out", str(out)]) == 0
+    files = {p.name for p in out.iterdir()}
+    assert files >= RUN_FILES | {"noise_levels.png"}
+    assert "samples.png" not in files
+    assert "test_elbo" not in json.loads((out / "metrics.json").read_text())
+    assert autoencoders.load(out).noise.noise_factor == 0.3
+
+
+def test_missing_data_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    line = _error_line(
+        capsys, ["train", "vae", "--data", "mnist", "--data-root", str(tmp_path), "--out", "x"]
+    )
+    assert "mnist" in line
+    assert not (tmp_path / "x").exists()
+
+
+def test_error_after_progress_logs(capsys: pytest.CaptureFixture[str], image_folder: Path) -> None:
+    """Without -q the progress log comes first; the error is still one line, the last."""
+    code = cli.main(["train", "conv_vae", "--data", str(image_folder), "--limit", "4"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("autoencoders: error: model expects inputs of shape (3, 64, 64)")
+    assert sum("error" in line for line in err) == 1
+
+
+def test_unknown_dataset_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "did you mean 'fashion-mnist'" in _error_line(
+        capsys, ["train", "vae", "--data", "fashon-mnist"]
+    )
+
+
+def test_shape_mismatch_is_one_line(capsys: pytest.CaptureFixture[str], image_folder: Path) -> None:
+    line = _error_line(capsys, ["train", "conv_vae", "--data", str(image_folder), "--limit", "4"])
+    assert "input_shape" in line
+
+
+def _check_sweep(folder: Path, grid: dict[str, list[int]], rows: int) -> None:
+    table = list(csv.DictReader((folder / "comparison.csv").open()))
+    assert len(table) == rows
+    expected_cols = ["run", *grid, "params", "best_val_loss", "test_mse", "test_psnr", "test_elbo"]
+    assert list(table[0])[: len(expected_cols)] == expected_cols
+    seen = set()
+    for row in table:
+        kwargs = {k: int(row[k]) for k in grid}
+        seen.add(tuple(kwargs.values()))
+        assert int(row["params"]) == autoencoders.build("vae", **kwargs).num_parameters()
+        for col in ("best_val_loss", "test_mse", "test_psnr", "test_elbo"):
+            assert math.isfinite(float(row[col])), (row["run"], col)
+        assert (folder / row["run"] / "model.safetensors").is_file()
+    assert len(seen) == rows
+    md = (folder / "comparison.md").read_text()
+    assert md.count("\n| ") == rows + 1  # header + one line per run
+    assert (folder / "loss_curves.png").stat().st_size > 2000
+
+
+def test_sweep(image_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sweep"
+    argv = ["-q", "sweep", "vae", "--grid", "h=8,16", "--grid", "z=2,3", "--data"]
+    argv += [str(image_folder), "--epochs", "1", "--batch-size", "16", "--no-progress"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    _check_sweep(out, {"h": [8, 16], "z": [2, 3]}, 4)
+    printed = capsys.readouterr().out
+    assert "h=16_z=3" in printed and "4 runs" in printed
+
+
+@pytest.mark.realdata
+@needs_fashion
+def test_sweep_fashion_mnist_subset(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    argv = ["-q", "sweep", "vae", "--grid", "h=16,32", "--grid", "z=2", "--limit", "300"]
+    argv += ["--epochs", "1", "--no-progress", "--no-plots", "--out", str(out)]
+    assert cli.main(argv) == 0
+    table = list(csv.DictReader((out / "comparison.csv").open()))
+    assert [r["run"] for r in table] == ["h=16_z=2", "h=32_z=2"]
+    for row in table:
+        assert math.isfinite(float(row["test_mse"])) and float(row["test_mse"]) < 0.2
+
+
+@pytest.mark.realdata
+@needs_fashion
+def test_train_fashion_mnist_subset(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    argv = ["-q", "train", "vae", *TINY, "--limit", "500", "--out", str(out)]
+    assert cli.main(argv) == 0
+    assert {p.name for p in out.iterdir()} >= RUN_FILES | {"samples.png"}
+    run = json.loads((out / "run.json").read_text())
+    assert run["data"]["name"] == "fashion-mnist"
+    assert run["data"]["sizes"] == {"train": 500, "val": 500, "test": 500}
+    assert "Ankle boot" in run["data"]["class_names"]
