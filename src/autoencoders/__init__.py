@@ -38,6 +38,7 @@ from autoencoders.registry import (
 )
 from autoencoders.registry import losses as loss_registry
 from autoencoders.registry import noise as noise_registry
+from autoencoders.training import History, Trainer
 from autoencoders.zoo import build, compose, list_models
 
 __version__ = "0.1.0"
@@ -64,11 +65,13 @@ __all__ = [
     "DuplicateNameError",
     "ELBOLoss",
     "Encoder",
+    "History",
     "KLLoss",
     "LossOutput",
     "NoiseTransform",
     "ReconstructionLoss",
     "Registry",
+    "Trainer",
     "UnknownArgumentError",
     "UnknownNameError",
     "__version__",

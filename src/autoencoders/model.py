@@ -43,7 +43,7 @@ class AutoencoderOutput:
 
     @property
     def recon(self) -> torch.Tensor:
-        """The reconstruction in data space: the output activation applied to ``logits``."""
+        """The reconstruction in data space, the output activation applied to ``logits``."""
         return apply_output_activation(self.logits, self.output_activation)
 
 
@@ -137,7 +137,7 @@ class Autoencoder(nn.Module):
 
     @property
     def output_activation(self) -> str:
-        """Name of the decoder's output activation: sigmoid, tanh, identity or relu."""
+        """Name of the decoder's output activation (sigmoid, tanh, identity or relu)."""
         return str(self.decoder.output_activation)
 
     @property

@@ -325,15 +325,15 @@ class Registry(Generic[T]):
         return len(self.names())
 
 
-#: Encoders: ``(B, *input_shape) -> (B, out_features)``.
+#: The encoders, each mapping ``(B, *input_shape)`` to ``(B, out_features)``.
 encoders: Registry[Any] = Registry("encoder")
-#: Bottlenecks: ``(B, F) -> BottleneckOutput`` (deterministic or Gaussian).
+#: The bottlenecks, each mapping ``(B, F)`` to a ``BottleneckOutput`` (deterministic or Gaussian).
 bottlenecks: Registry[Any] = Registry("bottleneck")
-#: Decoders: ``(B, Z) -> (B, *output_shape)`` logits.
+#: The decoders, each mapping ``(B, Z)`` to logits ``(B, *output_shape)``.
 decoders: Registry[Any] = Registry("decoder")
-#: Named architectures: functions returning a ready :class:`~autoencoders.Autoencoder`.
+#: The named architectures, functions returning a ready :class:`~autoencoders.Autoencoder`.
 models: Registry[Any] = Registry("model")
-#: Loss objects.
+#: The losses, callables ``loss(output, target) -> LossOutput``.
 losses: Registry[Any] = Registry("loss")
-#: Noise (corruption) transforms for denoising.
+#: The noise (corruption) transforms for denoising.
 noise: Registry[Any] = Registry("noise transform")

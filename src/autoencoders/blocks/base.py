@@ -83,7 +83,7 @@ class Block(nn.Module):
     recorded when the instance is constructed. Together they form :func:`spec_of`.
     """
 
-    #: registry kind used to look up the name of a class: "encoder", "bottleneck", ...
+    #: The registry kind used to look up the name of a class (``"encoder"``, ``"bottleneck"``, ...).
     registry_kind: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
