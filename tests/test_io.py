@@ -33,6 +33,17 @@ def test_files_are_json_and_safetensors(saved) -> None:
     assert not list(folder.glob("*.tmp"))  # atomic writes leave no temp files
 
 
+def test_saved_files_get_ordinary_permissions(saved) -> None:
+    # atomic writes go through mkstemp (owner-only 0o600); the final files must follow the umask
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    _, folder = saved
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        assert (folder / name).stat().st_mode & 0o777 == 0o666 & ~mask
+
+
 def test_load_returns_eval_model_with_same_weights(saved) -> None:
     model, folder = saved
     again = autoencoders.load(folder)

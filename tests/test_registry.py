@@ -62,6 +62,8 @@ def test_unknown_name_without_close_match_lists_names(widgets: Registry) -> None
     with pytest.raises(UnknownNameError, match="Registered widgets: circle, square") as exc:
         widgets.get("zzzzzz")
     assert "did you mean" not in str(exc.value)
+    # the name ends its sentence before the list starts
+    assert "unknown widget 'zzzzzz'. Registered widgets:" in str(exc.value)
 
 
 def test_vea_suggests_vae() -> None:

@@ -96,7 +96,7 @@ DOWNLOAD_ENV_VAR = "AUTOENCODERS_DOWNLOAD"
 DEBIAN_DATASETS_DIR = Path("/usr/share/datasets")
 #: Image datasets larger than this (as float32) are read lazily from disk, item by item.
 IN_MEMORY_LIMIT_BYTES = 1 << 30
-#: CelebA's official split file: ``<image> <0 train | 1 valid | 2 test>`` per line.
+#: Name of CelebA's official split file, one ``<image> <0 train | 1 valid | 2 test>`` per line.
 CELEBA_PARTITION_FILE = "list_eval_partition.txt"
 
 PixelRangeLike = str | Sequence[float]

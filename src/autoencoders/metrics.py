@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 #: Likelihoods ``p(x|z)`` of :func:`elbo` and :func:`iwae_nll`.
 LIKELIHOODS = ("auto", "bernoulli", "gaussian")
-#: Default standard deviation of the Gaussian likelihood: with ``sigma**2 = 1/2`` the negative
+#: Default standard deviation of the Gaussian likelihood. With ``sigma**2 = 1/2`` the negative
 #: log-likelihood is the summed squared error (the library's MSE training loss) plus
 #: ``D/2 * log(pi)``.
 DEFAULT_SIGMA = 1.0 / math.sqrt(2.0)

@@ -123,8 +123,9 @@ def _normalise(name: str) -> str:
 
 
 def _did_you_mean(word: str, options: list[str]) -> str:
+    """The end of a sentence about ``word``: a close match as a question, else a full stop."""
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return f"; did you mean {close[0]!r}?" if close else "."
 
 
 def accepted_parameters(builder: Callable[..., Any]) -> tuple[list[str], bool]:

@@ -52,7 +52,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The figures of a run folder, in report order: file name -> caption.
+#: The figures of a run folder in report order, as file name -> caption.
 FIGURES: dict[str, str] = {
     "loss_curves.png": "Loss curves (train solid, validation dashed; loss per sample)",
     "reconstructions.png": "Test images and their reconstructions",
