@@ -181,6 +181,30 @@ def _require_variational(model: Any, what: str) -> None:
         )
 
 
+def _variational_setup(
+    model: Any, what: str, batch_size: int, reduction: str, seed: int | None
+) -> tuple[Any, torch.device, torch.Generator | None]:
+    """Check the arguments of a VAE metric; return the bare model, its device and a generator."""
+    net = _unwrap(model)
+    _require_variational(net, what)
+    _check_positive(batch_size, "batch_size")
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    device = _device(net)
+    return net, device, _generator(seed, device)
+
+
+def _posteriors(
+    net: Any, data: Any, batch_size: int, device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Batches of ``(x, mean, logvar, std)`` of ``q(z|x)``, in float32, on ``device``."""
+    for x, _ in _batches(data, batch_size):
+        x = _as_model_input(x, net, device)
+        b = net.encode_output(x)
+        mean, logvar = b.mean.float(), b.logvar.float()
+        yield x, mean, logvar, torch.exp(0.5 * logvar)
+
+
 def _generator(seed: int | None, device: torch.device) -> torch.Generator | None:
     if seed is None:
         return None
@@ -376,22 +400,12 @@ def elbo(
         >>> sorted(out), out["neg_elbo"] == out["recon"] + out["kl"]
         (['elbo', 'kl', 'neg_elbo', 'recon'], True)
     """
-    net = _unwrap(model)
-    _require_variational(net, "elbo")
     n_samples = _check_positive(n_samples, "n_samples")
-    batch_size = _check_positive(batch_size, "batch_size")
-    if reduction not in ("mean", "none"):
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-    device = _device(net)
-    gen = _generator(seed, device)
+    net, device, gen = _variational_setup(model, "elbo", batch_size, reduction, seed)
     recons: list[torch.Tensor] = []
     kls: list[torch.Tensor] = []
     with _evaluating(net):
-        for x, _ in _batches(data, batch_size):
-            x = _as_model_input(x, net, device)
-            b = net.encode_output(x)
-            mean, logvar = b.mean.float(), b.logvar.float()
-            std = torch.exp(0.5 * logvar)
+        for x, mean, logvar, std in _posteriors(net, data, batch_size, device):
             recon = torch.zeros(len(x), dtype=torch.float64, device=device)
             for _ in range(n_samples):
                 eps = torch.randn(mean.shape, generator=gen, device=device, dtype=mean.dtype)
@@ -455,21 +469,11 @@ def iwae_nll(
         >>> iwae_nll(model, x, k=1) > iwae_nll(model, x, k=20)
         True
     """
-    net = _unwrap(model)
-    _require_variational(net, "iwae_nll")
     k = _check_positive(k, "k")
-    batch_size = _check_positive(batch_size, "batch_size")
-    if reduction not in ("mean", "none"):
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-    device = _device(net)
-    gen = _generator(seed, device)
+    net, device, gen = _variational_setup(model, "iwae_nll", batch_size, reduction, seed)
     out: list[torch.Tensor] = []
     with _evaluating(net):
-        for x, _ in _batches(data, batch_size):
-            x = _as_model_input(x, net, device)
-            b = net.encode_output(x)
-            mean, logvar = b.mean.float(), b.logvar.float()
-            std = torch.exp(0.5 * logvar)
+        for x, mean, logvar, std in _posteriors(net, data, batch_size, device):
             n = len(x)
             eps = torch.randn((k, *mean.shape), generator=gen, device=device, dtype=mean.dtype)
             z = mean + std * eps  # (k, B, Z)

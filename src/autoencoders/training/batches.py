@@ -90,6 +90,14 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
+def _steady_batch(bounds: list[tuple[int, int]], rank: int, world_size: int) -> int | None:
+    """This rank's share of the first (full-size) global batch; ``None`` for no batches."""
+    if not bounds:
+        return None
+    lo, hi, _ = shard(*bounds[0], rank, world_size)
+    return hi - lo
+
+
 def _batch_bounds(n: int, batch_size: int, world_size: int) -> list[tuple[int, int]]:
     bounds = [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
     if world_size > 1 and bounds and bounds[-1][1] - bounds[-1][0] < world_size:
@@ -154,11 +162,9 @@ class InMemorySource:
         self.seed = seed
         self.rank, self.world_size = rank, world_size
         self.num_samples: int | None = len(self.x)
-        first = _batch_bounds(len(self.x), batch_size, world_size)[:1]
-        self.steady_batch: int | None = None
-        if first:
-            lo, hi, _ = shard(*first[0], rank, world_size)
-            self.steady_batch = hi - lo
+        self.steady_batch = _steady_batch(
+            _batch_bounds(len(self.x), batch_size, world_size), rank, world_size
+        )
 
     def train_batches(
         self, epoch: int, start: int
@@ -251,11 +257,7 @@ class DatasetSource:
         }
         self.sampler = _PlanSampler(n, batch_size, seed, rank, world_size)
         self.loader = DataLoader(dataset, batch_sampler=self.sampler, **self._loader_kwargs)
-        first = self.sampler.bounds[:1]
-        self.steady_batch: int | None = None
-        if first:
-            lo, hi, _ = shard(*first[0], rank, world_size)
-            self.steady_batch = hi - lo
+        self.steady_batch = _steady_batch(self.sampler.bounds, rank, world_size)
 
     def train_batches(
         self, epoch: int, start: int
