@@ -319,6 +319,51 @@ def test_early_stopping_stops_and_restores_best(make_ae, make_data) -> None:
     _assert_same(_weights(model), snap.weights)
 
 
+class SnapshotEveryEpoch(Callback):
+    def __init__(self) -> None:
+        self.weights: dict[int, dict[str, torch.Tensor]] = {}
+
+    def on_epoch_end(self, trainer, record):
+        self.weights[record["epoch"]] = _weights(trainer.model)
+
+
+def test_early_stopping_on_val_loss_restores_the_best_epoch(make_ae, make_data) -> None:
+    """The default monitor, val_loss, in a real fit where validation gets worse: trained on
+    images whose top half is bright and bottom half dark and validated on flat grey images,
+    the reconstructions first move towards the grey mean (val_loss falls), then towards the
+    two halves (val_loss rises). Training stops ``patience`` epochs after the minimum and
+    the model ends with the weights it had at the end of that epoch."""
+    top = torch.zeros(1, 8, 8)
+    top[:, :4] = 1.0
+    x_train = 0.6 * top * make_data(32).gt(0.2)
+    x_val = torch.full((32, 1, 8, 8), 0.3)
+    model, snap, epochs = make_ae(), SnapshotEveryEpoch(), 40
+    trainer = Trainer(
+        model,
+        epochs=epochs,
+        batch_size=8,
+        lr=3e-3,
+        seed=0,
+        progress=False,
+        early_stopping=3,
+        callbacks=[snap],
+    )
+    stop = trainer.callbacks[0]
+    assert isinstance(stop, EarlyStopping) and stop.monitor == "val_loss"
+    history = trainer.fit(x_train, val=x_val)
+
+    val = history["val_loss"]
+    best_index = min(range(len(val)), key=val.__getitem__)
+    best = history.best()  # by val_loss
+    assert best["epoch"] == best_index + 1 == stop.best_epoch
+    assert best["val_loss"] == stop.best == min(val)
+    assert 1 < stop.best_epoch < len(history) < epochs  # improved, then got worse, stopped early
+    assert stop.stopped_epoch == len(history) == stop.best_epoch + stop.patience
+    assert all(v > best["val_loss"] for v in val[best_index + 1 :])
+    _assert_same(_weights(model), snap.weights[stop.best_epoch])
+    assert trainer.evaluate(x_val)["loss"] == best["val_loss"]
+
+
 def test_early_stopping_rules() -> None:
     class FakeTrainer:
         should_stop, is_main, model = False, True, torch.nn.Linear(1, 1)

@@ -1,0 +1,140 @@
+"""benchmarks/trainer_throughput.py runs end to end and prints a table that parses.
+
+The script runs as a subprocess with its quickest settings (``--quick --steps 2 --threads 1``:
+one warm-up and one timed round of two steps per contender), once on whatever data it finds
+(Fashion-MNIST, or synthetic data when the files are absent) and once with ``--synthetic``.
+The data fallback itself is checked in process, with Fashion-MNIST hidden from the script.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "trainer_throughput.py"
+QUICKEST = ("--quick", "--steps", "2", "--threads", "1")
+CPU_ROWS = [
+    "hand loop, in-memory (baseline)",
+    "hand loop, DataLoader (PyTorch example)",
+    "hand loop, in-memory, fused Adam",
+    "Trainer",
+    "Trainer, progress bar on",
+]
+RATIO = re.compile(
+    r"^Trainer / in-memory hand loop = (?P<base>\S+)x \(target >= 1\.0x\); "
+    r"Trainer / fused-Adam hand loop = (?P<fused>\S+)x$",
+    re.MULTILINE,
+)
+
+
+def _run(*args: str) -> str:
+    res = subprocess.run(
+        [sys.executable, str(SCRIPT), *QUICKEST, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=SCRIPT.parents[1],
+    )
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    return res.stdout
+
+
+def _number(text: str) -> float:
+    value = float(text.replace(",", "").removesuffix("x"))
+    assert math.isfinite(value) and value > 0, text
+    return value
+
+
+def _table(stdout: str) -> dict[str, dict[str, float | str]]:
+    lines = [line for line in stdout.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == [
+        "loop",
+        "data path",
+        "samples/s (median)",
+        "min - max",
+        "s/epoch (60k)",
+        "vs baseline",
+    ]
+    assert set(lines[1].replace("|", "").replace(":", "")) == {"-"}  # the separator row
+    rows: dict[str, dict[str, float | str]] = {}
+    for line in lines[2:]:
+        name, path, median, span, epoch, ratio = (c.strip() for c in line.strip("|").split("|"))
+        low, high = (_number(v) for v in span.split(" - "))
+        rows[name] = {
+            "path": path,
+            "median": _number(median),
+            "low": low,
+            "high": high,
+            "epoch": _number(epoch),
+            "ratio": _number(ratio),
+        }
+    return rows
+
+
+def _check_output(stdout: str) -> None:
+    assert stdout.startswith("# Trainer throughput: VAE 784-400-20, batch 128")
+    assert "2 steps (256 samples x 1 epoch(s)) per contender per round" in stdout
+    assert "GPU rows" in stdout and "skipped: device is the CPU" in stdout
+    rows = _table(stdout)
+    assert list(rows) == CPU_ROWS
+    base = rows["hand loop, in-memory (baseline)"]
+    assert base["ratio"] == 1.0
+    for name, row in rows.items():
+        med = row["median"]
+        assert row["low"] <= med <= row["high"], name  # one round: all three equal
+        assert row["epoch"] == pytest.approx(60000 / med, rel=1e-3, abs=1e-3), name
+        assert row["ratio"] == pytest.approx(med / base["median"], rel=1e-2, abs=0.01), name
+    match = RATIO.search(stdout)
+    assert match is not None, stdout
+    assert _number(match["base"]) == rows["Trainer"]["ratio"]
+    fused = rows["Trainer"]["median"] / rows["hand loop, in-memory, fused Adam"]["median"]
+    assert _number(match["fused"]) == pytest.approx(fused, rel=1e-2, abs=0.01)
+
+
+def test_benchmark_runs_on_the_data_it_finds() -> None:
+    stdout = _run()
+    data = next(line for line in stdout.splitlines() if line.startswith("data: "))
+    assert data.startswith("data: Fashion-MNIST") or (
+        "SYNTHETIC" in data and "no Fashion-MNIST files found" in data
+    ), data
+    assert data.endswith("; 60000 training images")
+    _check_output(stdout)
+
+
+def test_benchmark_runs_on_synthetic_data() -> None:
+    stdout = _run("--synthetic")
+    assert "data: SYNTHETIC uniform data of Fashion-MNIST's shape (--synthetic)" in stdout
+    _check_output(stdout)
+
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("trainer_throughput", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_falls_back_to_synthetic_data_and_says_so(monkeypatch, tmp_path) -> None:
+    import autoencoders.data
+
+    bench = _load_script()
+
+    def missing(*args: object, **kwargs: object) -> None:
+        raise autoencoders.data.DatasetNotFoundError("fashion-mnist", [tmp_path])
+
+    monkeypatch.setattr(autoencoders.data, "load_dataset", missing)
+    monkeypatch.setattr(bench, "DEBIAN_DIR", tmp_path)  # no IDX files there either
+    x, source = bench.load_training_images(limit=5)
+    assert source.startswith("SYNTHETIC") and "no Fashion-MNIST files found" in source
+    assert tuple(x.shape) == (5, 1, 28, 28)
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
