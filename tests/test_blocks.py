@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import autoencoders
@@ -106,6 +108,111 @@ def test_conv_decoder_upsamples_by_two_per_layer(depth, z, start, channels, out_
     assert dec(torch.randn(batch, z)).shape == (batch, out_channels, size, size)
 
 
+def _conv_size(size: int, k: int, s: int, p: int) -> int:
+    return (size + 2 * p - k) // s + 1  # PyTorch's formula, written out independently
+
+
+@st.composite
+def mirrored_conv_models(draw: st.DrawFn) -> dict:
+    """A conv encoder with random stages and a transposed-conv decoder that inverts it exactly.
+
+    Each encoder stage is conv(k, s, p) [+ pool]; the decoder undoes a pool with a
+    ConvTranspose(pool, stride pool) and a conv with ConvTranspose(k, s, p), choosing
+    ``output_padding`` as the remainder the forward arithmetic dropped (always < stride).
+    The decoder's own channels are drawn independently of the encoder's.
+    """
+    in_c = draw(st.sampled_from([1, 3]))
+    size = (draw(st.integers(6, 20)), draw(st.integers(6, 20)))
+    depth = draw(st.integers(1, 3))
+    enc = {"channels": [], "kernel_size": [], "stride": [], "padding": [], "pool": []}
+    undo: list[tuple[int, int, int, int]] = []  # (kernel, stride, padding, output_padding)
+    h, w = size
+    for _ in range(depth):
+        k = draw(st.integers(1, 5))
+        s = draw(st.integers(1, 3))
+        p = draw(st.integers(0, k))
+        pool = draw(st.sampled_from([0, 0, 2, 3]))
+        hc, wc = _conv_size(h, k, s, p), _conv_size(w, k, s, p)
+        assume(min(hc, wc) >= max(pool, 1))
+        # one output_padding for both dimensions: the decoder takes ints, not (h, w) pairs
+        assume((h + 2 * p - k) % s == (w + 2 * p - k) % s)
+        steps = [(k, s, p, (h + 2 * p - k) % s)]
+        if pool:
+            assume(hc % pool == wc % pool)
+            steps.append((pool, pool, 0, hc % pool))
+            hc, wc = hc // pool, wc // pool
+        undo = steps[::-1] + undo
+        for key, value in zip(enc, (draw(st.integers(1, 6)), k, s, p, pool)):
+            enc[key].append(value)
+        h, w = hc, wc
+    dec_channels = [draw(st.integers(1, 6)) for _ in undo[:-1]] + [in_c]
+    dec = {
+        "start_shape": [enc["channels"][-1], h, w],
+        "channels": dec_channels,
+        **{key: [u[i] for u in undo] for i, key in enumerate(CONV_T_KEYS)},
+    }
+    common = {
+        "batch_norm": draw(st.booleans()),
+        "activation": draw(st.sampled_from(["relu", "tanh", "leaky_relu"])),
+    }
+    return {
+        "input_shape": (in_c, *size),
+        "feature_shape": (enc["channels"][-1], h, w),
+        "encoder_kwargs": {**enc, **common},
+        "decoder_kwargs": {**dec, **common},
+    }
+
+
+CONV_T_KEYS = ("kernel_size", "stride", "padding", "output_padding")
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """Tiny convolutions run ~50x slower with two threads on a busy two-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.usefixtures("one_thread")
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(
+    spec=mirrored_conv_models(),
+    gaussian=st.booleans(),
+    z=st.integers(1, 12),
+    batch=st.integers(1, 4),
+)
+def test_composed_conv_models_keep_shapes(spec: dict, gaussian: bool, z: int, batch: int) -> None:
+    model = autoencoders.compose(
+        spec["input_shape"],
+        encoder="conv",
+        encoder_kwargs=spec["encoder_kwargs"],
+        bottleneck="gaussian" if gaussian else "deterministic",
+        z=z,
+        decoder="conv",
+        decoder_kwargs=spec["decoder_kwargs"],
+    )
+    assert model.encoder.feature_shape == spec["feature_shape"]
+    x = torch.rand(batch, *spec["input_shape"])
+    model.eval()
+    with torch.no_grad():
+        out = model(x)
+        assert out.logits.shape == x.shape
+        assert out.z.shape == model.encode(x).shape == (batch, z)
+        assert model.decode(torch.randn(batch, z)).shape == x.shape
+        assert model.reconstruct(x).shape == x.shape
+    # training mode (BatchNorm needs two samples there), and every parameter learns
+    model.train()
+    xt = torch.rand(max(batch, 2), *spec["input_shape"])
+    out = model(xt)
+    assert out.logits.shape == xt.shape
+    loss = autoencoders.losses.default_loss(model)(out, xt).total
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None for p in model.parameters())
+
+
 def test_conv_decoder_checks_output_shape() -> None:
     with pytest.raises(ValueError, match=r"produces \(1, 14, 14\).*output_shape is \(1, 28, 28\)"):
         ConvDecoder(z=4, output_shape=(1, 28, 28), start_shape=(8, 7, 7), channels=[1])
@@ -122,6 +229,25 @@ def test_conv_decoder_checks_output_shape() -> None:
         (lambda: ConvEncoder(input_shape=(28, 28)), "needs input_shape \\(channels, height"),
         (lambda: ConvEncoder(channels=[4, 4], kernel_size=[3]), "kernel_size has 1 entries"),
         (lambda: ConvEncoder(pool_type="median"), "pool_type must be 'max' or 'avg'"),
+        (lambda: ConvEncoder(kernel_size=0), "kernel_size must be a positive integer, got 0"),
+        (lambda: ConvEncoder(kernel_size=2.5), "kernel_size must be a positive integer, got 2.5"),
+        (lambda: ConvEncoder(stride=[1, 0]), "stride must be a positive integer, got 0"),
+        (lambda: ConvEncoder(padding=-1), "padding must be an integer >= 0, got -1"),
+        (lambda: ConvEncoder(pool=-2), r"pool must be a positive integer \(0 or None for no"),
+        (lambda: ConvDecoder(stride=0), "stride must be a positive integer, got 0"),
+        (lambda: ConvDecoder(output_padding=-1), "output_padding must be an integer >= 0, got -1"),
+        (
+            lambda: ConvDecoder(
+                output_shape=(1, 9, 9),
+                start_shape=(2, 8, 8),
+                channels=[1],
+                kernel_size=1,
+                stride=1,
+                padding=0,
+                output_padding=1,
+            ),
+            "output_padding must be smaller than the stride, got output_padding 1 with stride 1",
+        ),
         (lambda: DeterministicBottleneck(in_features=4, z=True), "z must be a positive integer"),
         (lambda: GaussianBottleneck(in_features=-1), "in_features must be a positive integer"),
     ],
@@ -134,9 +260,25 @@ def test_bad_arguments_name_the_value(make, match) -> None:
 def test_encoder_rejects_wrong_input_shape() -> None:
     enc = MLPEncoder(input_shape=(1, 28, 28))
     with pytest.raises(
-        ValueError, match=r"expects inputs of shape \(B, 1, 28, 28\), got \(2, 784\)"
+        ValueError, match=r"expects inputs of shape \(N, 1, 28, 28\), got shape \(2, 784\)"
     ):
         enc(torch.zeros(2, 784))
+
+
+@pytest.mark.parametrize(
+    "decoder",
+    [
+        MLPDecoder(z=4),
+        ConvDecoder(z=4, output_shape=(1, 8, 8), start_shape=(2, 4, 4), channels=[1]),
+    ],
+)
+def test_decoder_rejects_wrong_latent_shape(decoder) -> None:
+    name = type(decoder).__name__
+    for bad in [(2, 5), (4,), (2, 1, 4)]:
+        with pytest.raises(
+            ValueError, match=rf"{name} expects latent codes of shape \(N, 4\), got shape "
+        ):
+            decoder(torch.zeros(bad))
 
 
 def test_mismatched_blocks_refused() -> None:

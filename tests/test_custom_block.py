@@ -77,6 +77,21 @@ def test_custom_encoder_builds_trains_saves_loads(residual_encoder, tmp_path: Pa
         assert torch.equal(again.reconstruct(x), model.reconstruct(x))
 
 
+def test_model_checks_shapes_for_a_custom_encoder(residual_encoder) -> None:
+    """The custom encoder flattens whatever it gets; the model still refuses a wrong shape."""
+    enc = residual_encoder(width=16, blocks=1)
+    model = autoencoders.Autoencoder(
+        enc,
+        autoencoders.blocks.GaussianBottleneck(16, z=3),
+        autoencoders.blocks.MLPDecoder(z=3, hidden=[16]),
+    )
+    assert enc(torch.rand(2, 784)).shape == (2, 16)  # the encoder alone would accept it
+    with pytest.raises(ValueError, match=r"shape \(N, 1, 28, 28\), got shape \(2, 784\)"):
+        model(torch.rand(2, 784))
+    with pytest.raises(ValueError, match=r"latent codes of shape \(N, 3\), got shape \(2, 5\)"):
+        model.decode(torch.rand(2, 5))
+
+
 def test_instance_built_directly_saves_too(residual_encoder, tmp_path: Path) -> None:
     enc = residual_encoder(width=16, blocks=1)
     model = autoencoders.Autoencoder(

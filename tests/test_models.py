@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,25 @@ def test_encode_decode_reconstruct_shapes(model: autoencoders.Autoencoder) -> No
     assert r.min() >= lo and r.max() <= hi
 
 
+def test_wrong_shapes_are_named(model: autoencoders.Autoencoder) -> None:
+    model.eval()
+    z, shape = model.z_dim, model.input_shape
+    expected_z = rf"expects latent codes of shape \(N, {z}\), got shape "
+    for bad in ((2, z + 1), (z,), (2, 1, z)):
+        with pytest.raises(ValueError, match=expected_z + re.escape(str(bad))):
+            model.decode(torch.zeros(bad))
+    expected_x = re.escape(f"expects inputs of shape (N, {', '.join(map(str, shape))}), got shape ")
+    flat = (2, math.prod(shape))
+    wider = (2, *shape[:-1], shape[-1] + 1)
+    for method in ("forward", "encode"):
+        for bad in (flat, wider, shape):
+            with pytest.raises(ValueError, match=f"Autoencoder.{method} " + expected_x):
+                getattr(model, method)(torch.zeros(bad))
+    model.train()  # the check comes before any corruption
+    with pytest.raises(ValueError, match=expected_x + re.escape(str(flat))):
+        model(torch.zeros(flat))
+
+
 def test_sample_alone_equals_sample_in_batch(model: autoencoders.Autoencoder) -> None:
     model.eval()
     x = _batch(model, 4, seed=1)
@@ -76,10 +97,9 @@ def test_save_load_identical_outputs(model: autoencoders.Autoencoder, tmp_path: 
     model.eval()
     # make BatchNorm statistics non-trivial so they are checked too
     with torch.no_grad():
-        for buf_name, buf in model.named_buffers():
+        for buf in model.buffers():
             if buf.dtype.is_floating_point:
                 buf.add_(0.1 * torch.rand_like(buf))
-            assert buf_name
     autoencoders.save(model, tmp_path / "m")
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
         "config.json",
@@ -88,6 +108,12 @@ def test_save_load_identical_outputs(model: autoencoders.Autoencoder, tmp_path: 
     again = autoencoders.load(tmp_path / "m")
     assert type(again) is type(model)
     assert again.config == model.config
+    # every parameter and buffer (BatchNorm statistics included) comes back bit for bit
+    expected, loaded = model.state_dict(), again.state_dict()
+    assert list(loaded) == list(expected)
+    for key, value in expected.items():
+        assert loaded[key].dtype == value.dtype, key
+        assert torch.equal(loaded[key], value), key
     x = _batch(model, 2)
     with torch.no_grad():
         assert torch.equal(again(x).logits, model(x).logits)

@@ -52,12 +52,14 @@ def test_salt_and_pepper(p: float, seed: int) -> None:
 def test_reproducible_with_generators(name: str) -> None:
     t = autoencoders.noise_registry.build(name)
     x = torch.rand(4, 1, 8, 8)
+    before = x.clone()
     a = t(x, generator=torch.Generator().manual_seed(7))
     b = t(x, generator=torch.Generator().manual_seed(7))
     c = t(x, generator=torch.Generator().manual_seed(8))
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert a.shape == x.shape and a.dtype == x.dtype
-    assert torch.equal(x, x.clone())  # input untouched
+    assert torch.equal(x, before)  # input untouched
+    assert a.data_ptr() != x.data_ptr()  # a new tensor, not x modified in place
 
 
 @pytest.mark.parametrize(

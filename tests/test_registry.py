@@ -105,9 +105,31 @@ def test_unregister(widgets: Registry) -> None:
     assert "square" not in widgets and "sq" not in widgets
 
 
+def test_register_rejects_names_that_are_not_strings(widgets: Registry) -> None:
+    with pytest.raises(TypeError, match="widget name must be a non-empty str, got int 3"):
+        widgets.register(3)(lambda: 0)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="widget alias must be a non-empty str, got NoneType"):
+        widgets.register("other", aliases=(None,))(lambda: 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got the string 'tri'; write aliases=\('tri',\)"):
+        widgets.register("triangle", aliases="tri")  # type: ignore[arg-type]
+    assert widgets.names() == ["circle", "square"]  # nothing half-registered
+
+
 def test_names_pattern(widgets: Registry) -> None:
     assert widgets.names("sq*") == ["square"]
+    assert widgets.names("SQ*") == ["square"]
     assert autoencoders.list_models("*vae") == ["conv_vae", "vae"]
+    assert autoencoders.list_models("Conv-*") == ["conv_ae", "conv_dae", "conv_vae"]
+    assert autoencoders.list_models(None) == autoencoders.list_models()
+
+
+@pytest.mark.parametrize("pattern", [3, b"vae", ["vae"]])
+def test_names_pattern_must_be_a_string(widgets: Registry, pattern: object) -> None:
+    match = rf"pattern must be a str .* or None, got {type(pattern).__name__} "
+    with pytest.raises(TypeError, match=match):
+        widgets.names(pattern)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=match):
+        autoencoders.list_models(pattern)  # type: ignore[arg-type]
 
 
 def test_builtin_registries_are_populated() -> None:

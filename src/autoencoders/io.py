@@ -99,6 +99,13 @@ def save(model: Autoencoder, directory: str | os.PathLike[str]) -> Path:
 
     Raises:
         TypeError: ``model`` is not an Autoencoder, or one of its blocks is not registered.
+
+    Example:
+        >>> import tempfile, autoencoders
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     folder = autoencoders.save(autoencoders.build("ae", h=32, z=2), d)
+        ...     sorted(p.name for p in folder.iterdir())
+        ['config.json', 'model.safetensors']
     """
     if not isinstance(model, Autoencoder):
         raise TypeError(
@@ -155,6 +162,17 @@ def load(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu
         ValueError: missing or unreadable files, an unknown block name (with what is
             registered), or weights that do not match the config (missing, unexpected or
             mis-shaped tensors are listed).
+
+    Example:
+        >>> import tempfile, torch, autoencoders
+        >>> model = autoencoders.build("conv_ae", z=8)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = autoencoders.save(model, d)
+        ...     again = autoencoders.load(d)
+        >>> again.name, again.training
+        ('conv_ae', False)
+        >>> all(torch.equal(a, b) for a, b in zip(again.parameters(), model.parameters()))
+        True
     """
     folder = Path(directory)
     config = load_config(folder)

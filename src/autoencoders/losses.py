@@ -49,6 +49,11 @@ class LossOutput:
     Attributes:
         total: the value to minimise.
         parts: named components, e.g. ``{"recon": ..., "kl": ...}``.
+
+    Example:
+        >>> parts = {"recon": torch.tensor(3.0), "kl": torch.tensor(0.5)}
+        >>> LossOutput(total=parts["recon"] + parts["kl"], parts=parts).detached()
+        {'loss': 3.5, 'recon': 3.0, 'kl': 0.5}
     """
 
     total: torch.Tensor

@@ -31,6 +31,14 @@ class AutoencoderOutput:
         logvar: posterior log-variance (Gaussian bottleneck only).
         kl: per-sample KL divergence to the prior, float32 ``(B,)`` (Gaussian only).
         corrupted: the corrupted input the encoder saw, when a noise transform was applied.
+
+    Example:
+        >>> import autoencoders
+        >>> out = autoencoders.build("vae", h=32, z=4)(torch.rand(3, 1, 28, 28))
+        >>> out.logits.shape, out.z.shape, out.kl.shape, out.corrupted is None
+        (torch.Size([3, 1, 28, 28]), torch.Size([3, 4]), torch.Size([3]), True)
+        >>> torch.equal(out.recon, torch.sigmoid(out.logits))
+        True
     """
 
     logits: torch.Tensor
@@ -156,8 +164,25 @@ class Autoencoder(nn.Module):
             return x
         return self.noise(x, generator=generator)
 
+    def _check_input(self, x: torch.Tensor, method: str) -> None:
+        shape = getattr(self.encoder, "input_shape", None)
+        if shape is None:  # an encoder that does not declare its input shape checks its own
+            return
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{method} takes a torch.Tensor, got {type(x).__name__}")
+        if tuple(x.shape[1:]) != tuple(shape):
+            raise ValueError(
+                f"{method} expects inputs of shape (N, {', '.join(map(str, shape))}), "
+                f"got shape {tuple(x.shape)}"
+            )
+
     def forward(self, x: torch.Tensor) -> AutoencoderOutput:
-        """Corrupt (training only), encode, bottleneck, decode."""
+        """Corrupt (training only), encode, bottleneck, decode.
+
+        Raises:
+            ValueError: ``x`` is not a batch of shape ``(N, *input_shape)``.
+        """
+        self._check_input(x, "Autoencoder.forward")
         corrupted = None
         if self.training and self.noise is not None:
             corrupted = self.noise(x)
@@ -175,6 +200,7 @@ class Autoencoder(nn.Module):
 
     def encode_output(self, x: torch.Tensor) -> BottleneckOutput:
         """Encode without corruption and return the full bottleneck output (z, mean, ...)."""
+        self._check_input(x, "Autoencoder.encode")
         return self.bottleneck(self.encoder(x))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -183,7 +209,19 @@ class Autoencoder(nn.Module):
         return b.mean if b.mean is not None else b.z
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Decoder logits for latent codes ``z`` (apply :attr:`output_activation` for images)."""
+        """Decoder logits for latent codes ``z`` (apply :attr:`output_activation` for images).
+
+        Raises:
+            ValueError: ``z`` is not of shape ``(N, z_dim)``.
+        """
+        if not isinstance(z, torch.Tensor):
+            raise TypeError(f"Autoencoder.decode takes a torch.Tensor, got {type(z).__name__}")
+        z_dim = self.z_dim
+        if z.dim() != 2 or z.shape[1] != z_dim:
+            raise ValueError(
+                f"Autoencoder.decode expects latent codes of shape (N, {z_dim}), "
+                f"got shape {tuple(z.shape)}"
+            )
         return self.decoder(z)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:

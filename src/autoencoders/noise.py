@@ -46,7 +46,18 @@ def _uniform(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor
 
 
 class NoiseTransform(Block):
-    """Base class: ``forward(x, generator=None)`` returns a corrupted copy of the batch ``x``."""
+    """Base class: ``forward(x, generator=None)`` returns a corrupted copy of the batch ``x``.
+
+    Draw any randomness from ``generator`` (when given) so that corruption is reproducible.
+    Register a subclass with :func:`autoencoders.register_noise` to use it by name.
+
+    Example:
+        >>> class Invert(NoiseTransform):
+        ...     def forward(self, x, generator=None):
+        ...         return 1 - x
+        >>> Invert()(torch.zeros(1, 3)).tolist()
+        [[1.0, 1.0, 1.0]]
+    """
 
     registry_kind: ClassVar[str] = "noise transform"
 

@@ -58,18 +58,54 @@ class RegistryError(ValueError):
 
 
 class UnknownNameError(RegistryError, KeyError):
-    """A name that no registered builder (nor any installed plugin) provides."""
+    """A name that no registered builder (nor any installed plugin) provides.
+
+    It is a :class:`ValueError` and, for dict-like callers, a :class:`KeyError`.
+
+    Example:
+        >>> reg = Registry("widget")
+        >>> _ = reg.register("square")(lambda side=2: side * side)
+        >>> try:
+        ...     reg.get("sqare")
+        ... except UnknownNameError as exc:
+        ...     print(exc)
+        unknown widget 'sqare'; did you mean 'square'? Registered widgets: square. ...
+    """
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0]) if self.args else ""
 
 
 class DuplicateNameError(RegistryError):
-    """A name registered twice without ``override=True``."""
+    """A name registered twice without ``override=True``.
+
+    Example:
+        >>> reg = Registry("widget")
+        >>> _ = reg.register("square")(lambda: 4)
+        >>> try:
+        ...     reg.register("square")(lambda: 9)
+        ... except DuplicateNameError as exc:
+        ...     print(exc)
+        widget 'square' is already registered (as <function <lambda> at ...>); pass
+        override=True to replace it
+        >>> reg.register("square", override=True)(lambda: 9)()
+        9
+    """
 
 
 class UnknownArgumentError(TypeError):
-    """A keyword argument that the builder does not accept (a :class:`TypeError`)."""
+    """A keyword argument that the builder does not accept (a :class:`TypeError`).
+
+    Example:
+        >>> reg = Registry("widget")
+        >>> _ = reg.register("square")(lambda side=2: side * side)
+        >>> try:
+        ...     reg.build("square", sides=3)
+        ... except UnknownArgumentError as exc:
+        ...     print(exc)
+        widget 'square' got unexpected keyword argument 'sides'; did you mean 'side'?
+        Accepted: side.
+    """
 
 
 class PluginWarning(UserWarning):
@@ -211,8 +247,8 @@ class Registry(Generic[T]):
         """Register a builder, as a decorator (``@reg.register("name")`` or ``@reg.register``).
 
         Args:
-            name: the public name; defaults to the object's ``__name__`` in snake case
-                when it is a function, or as written when it is a class.
+            name: the public name; defaults to the object's ``__name__``. Names are stored
+                lower-cased with ``-`` as ``_``, and looked up the same way.
             aliases: further names that resolve to the same entry.
             override: replace an existing entry of the same name instead of raising
                 :class:`DuplicateNameError`.
@@ -220,6 +256,11 @@ class Registry(Generic[T]):
         Returns:
             The decorator, or the object itself when used without parentheses.
         """
+        if isinstance(aliases, str):
+            raise TypeError(
+                f"aliases must be a tuple or list of strings, got the string {aliases!r}; "
+                f"write aliases=({aliases!r},)"
+            )
         if callable(name) and not isinstance(name, str):
             return self._add(name, None, tuple(aliases), override)
 
@@ -231,6 +272,12 @@ class Registry(Generic[T]):
     def _add(self, obj: T, name: str | None, aliases: tuple[str, ...], override: bool) -> T:
         if not callable(obj):
             raise TypeError(f"can only register callables in the {self.kind} registry, got {obj!r}")
+        named = (("name", name),) if name is not None else ()
+        for what, n in (*named, *(("alias", a) for a in aliases)):
+            if not isinstance(n, str) or not n.strip():
+                raise TypeError(
+                    f"{self.kind} {what} must be a non-empty str, got {type(n).__name__} {n!r}"
+                )
         key = _normalise(name or obj.__name__)
         for n in (key, *map(_normalise, aliases)):
             taken = n in self._entries or n in self._aliases
@@ -298,7 +345,21 @@ class Registry(Generic[T]):
         return obj
 
     def names(self, pattern: str | None = None, *, load: bool = True) -> list[str]:
-        """Sorted registered names, optionally filtered by a shell-style ``pattern``."""
+        """Sorted registered names, optionally filtered by a shell-style ``pattern``.
+
+        Args:
+            pattern: a shell-style filter such as ``"*vae*"`` (case does not matter and
+                ``-`` matches ``_``), or None for every name.
+            load: load the entry-point plugins first.
+
+        Raises:
+            TypeError: ``pattern`` is neither a string nor None.
+        """
+        if pattern is not None and not isinstance(pattern, str):
+            raise TypeError(
+                f"pattern must be a str (a shell-style filter such as '*vae*') or None, "
+                f"got {type(pattern).__name__} {pattern!r}"
+            )
         if load:
             load_plugins()
         out = sorted(self._entries)

@@ -12,7 +12,6 @@ experiment it reproduces. Any of them becomes a denoising model by naming a nois
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 from typing import Any
 
@@ -497,14 +496,15 @@ def list_models(pattern: str | None = None) -> list[str]:
     """Names of the registered architectures (plugins included), sorted.
 
     Args:
-        pattern: optional shell-style filter such as ``"*vae*"``.
+        pattern: optional shell-style filter such as ``"*vae*"``; case does not matter and
+            ``-`` matches ``_``.
+
+    Raises:
+        TypeError: ``pattern`` is neither a string nor None.
 
     Example:
         >>> import autoencoders
         >>> autoencoders.list_models("*vae")
         ['conv_vae', 'vae']
     """
-    names = models.names()
-    if pattern is None:
-        return names
-    return [n for n in names if fnmatch.fnmatch(n, pattern.lower())]
+    return models.names(pattern)

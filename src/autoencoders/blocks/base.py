@@ -129,7 +129,20 @@ def spec_of(module: nn.Module, kind: str) -> BlockSpec:
 class Encoder(Block):
     """Maps ``(B, *input_shape)`` to features ``(B, out_features)``.
 
-    Subclasses set ``self.input_shape`` and ``self.out_features`` in ``__init__``.
+    Subclasses set ``self.input_shape`` and ``self.out_features`` in ``__init__``; the
+    keyword arguments they were built with are recorded as their :attr:`~Block.config`.
+
+    Example:
+        >>> class Flatten(Encoder):
+        ...     def __init__(self, input_shape=(1, 4, 4)):
+        ...         super().__init__()
+        ...         self.input_shape = tuple(input_shape)
+        ...         self.out_features = 16
+        ...     def forward(self, x):
+        ...         return x.flatten(1)
+        >>> enc = Flatten(input_shape=[1, 4, 4])
+        >>> enc(torch.zeros(2, 1, 4, 4)).shape, enc.config
+        (torch.Size([2, 16]), {'input_shape': [1, 4, 4]})
     """
 
     registry_kind = "encoder"
@@ -146,6 +159,12 @@ class BottleneckOutput:
         mean: posterior mean ``(B, Z)`` (Gaussian bottlenecks only).
         logvar: posterior log-variance ``(B, Z)`` (Gaussian bottlenecks only).
         kl: ``KL(q(z|x) || N(0, I))`` per sample, ``(B,)``, in float32 (Gaussian only).
+
+    Example:
+        >>> from autoencoders.blocks import GaussianBottleneck
+        >>> out = GaussianBottleneck(in_features=6, z=2).eval()(torch.randn(4, 6))
+        >>> out.z.shape, out.kl.shape, torch.equal(out.z, out.mean)  # eval mode: z = mean
+        (torch.Size([4, 2]), torch.Size([4]), True)
     """
 
     z: torch.Tensor
@@ -155,7 +174,21 @@ class BottleneckOutput:
 
 
 class Bottleneck(Block):
-    """Maps features ``(B, in_features)`` to a :class:`BottleneckOutput` with ``z`` ``(B, z)``."""
+    """Maps features ``(B, in_features)`` to a :class:`BottleneckOutput` with ``z`` ``(B, z)``.
+
+    Subclasses set ``self.in_features`` and ``self.z_dim``; Gaussian ones set
+    ``is_gaussian = True`` and implement :meth:`sample_prior`.
+
+    Example:
+        >>> class FirstHalf(Bottleneck):
+        ...     def __init__(self, in_features=8):
+        ...         super().__init__()
+        ...         self.in_features, self.z_dim = in_features, in_features // 2
+        ...     def forward(self, h):
+        ...         return BottleneckOutput(z=h[:, : self.z_dim])
+        >>> FirstHalf()(torch.ones(3, 8)).z.shape
+        torch.Size([3, 4])
+    """
 
     registry_kind = "bottleneck"
     in_features: int
@@ -178,7 +211,24 @@ class Bottleneck(Block):
 
 
 class Decoder(Block):
-    """Maps ``(B, z)`` to logits ``(B, *output_shape)``; declares ``output_activation``."""
+    """Maps ``(B, z)`` to logits ``(B, *output_shape)``; declares ``output_activation``.
+
+    Subclasses set ``self.z_dim``, ``self.output_shape`` and ``self.output_activation``
+    (``"sigmoid"``, ``"tanh"``, ``"identity"`` or ``"relu"``) and return logits: the model
+    applies the activation in :meth:`~autoencoders.Autoencoder.reconstruct`.
+
+    Example:
+        >>> class Linear(Decoder):
+        ...     def __init__(self, z=2, output_shape=(1, 4, 4)):
+        ...         super().__init__()
+        ...         self.z_dim, self.output_shape = z, tuple(output_shape)
+        ...         self.output_activation = "sigmoid"
+        ...         self.fc = nn.Linear(z, 16)
+        ...     def forward(self, z):
+        ...         return self.fc(z).reshape(len(z), *self.output_shape)
+        >>> Linear()(torch.zeros(5, 2)).shape
+        torch.Size([5, 1, 4, 4])
+    """
 
     registry_kind = "decoder"
     z_dim: int

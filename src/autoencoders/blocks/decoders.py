@@ -18,6 +18,7 @@ from autoencoders.blocks.layers import (
     check_output_activation,
     conv_transpose_out,
     make_activation,
+    nonnegative_int,
     per_layer,
     positive_int,
     shape_tuple,
@@ -25,6 +26,13 @@ from autoencoders.blocks.layers import (
 from autoencoders.registry import decoders
 
 __all__ = ["ConvDecoder", "MLPDecoder"]
+
+
+def _check_latent(z: torch.Tensor, z_dim: int, who: str) -> None:
+    if z.dim() != 2 or z.shape[1] != z_dim:
+        raise ValueError(
+            f"{who} expects latent codes of shape (N, {z_dim}), got shape {tuple(z.shape)}"
+        )
 
 
 @decoders.register("mlp", aliases=("dense",))
@@ -78,6 +86,7 @@ class MLPDecoder(Decoder):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        _check_latent(z, self.z_dim, "MLPDecoder")
         return self.net(z).reshape(z.shape[0], *self.output_shape)
 
 
@@ -138,10 +147,19 @@ class ConvDecoder(Decoder):
         if not chans:
             raise ValueError("ConvDecoder needs at least one entry in channels")
         n = len(chans)
-        ks = per_layer(kernel_size, n, "kernel_size")
-        ss = per_layer(stride, n, "stride")
-        ps = per_layer(padding, n, "padding")
-        ops = per_layer(output_padding, n, "output_padding")
+        ks = [positive_int(k, "kernel_size") for k in per_layer(kernel_size, n, "kernel_size")]
+        ss = [positive_int(s, "stride") for s in per_layer(stride, n, "stride")]
+        ps = [nonnegative_int(p, "padding") for p in per_layer(padding, n, "padding")]
+        ops = [
+            nonnegative_int(op, "output_padding")
+            for op in per_layer(output_padding, n, "output_padding")
+        ]
+        for i, (s, op) in enumerate(zip(ss, ops)):
+            if op >= s:  # PyTorch's rule, otherwise only found at the first forward
+                raise ValueError(
+                    f"output_padding must be smaller than the stride, got output_padding {op} "
+                    f"with stride {s} at layer {i}"
+                )
         self.fc = nn.Linear(self.z_dim, math.prod(self.start_shape))
         self.fc_act = make_activation(dense_activation)
         c, h, w = self.start_shape
@@ -163,6 +181,7 @@ class ConvDecoder(Decoder):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        _check_latent(z, self.z_dim, "ConvDecoder")
         c, h, w = self.start_shape
         x = rearrange(self.fc_act(self.fc(z)), "b (c h w) -> b c h w", c=c, h=h, w=w)
         return self.net(x)

@@ -13,6 +13,7 @@ from autoencoders.blocks.base import Encoder
 from autoencoders.blocks.layers import (
     conv_out,
     make_activation,
+    nonnegative_int,
     per_layer,
     positive_int,
     shape_tuple,
@@ -25,7 +26,8 @@ __all__ = ["ConvEncoder", "MLPEncoder"]
 def _check_input(x: torch.Tensor, shape: tuple[int, ...], who: str) -> None:
     if tuple(x.shape[1:]) != shape:
         raise ValueError(
-            f"{who} expects inputs of shape (B, {', '.join(map(str, shape))}), got {tuple(x.shape)}"
+            f"{who} expects inputs of shape (N, {', '.join(map(str, shape))}), "
+            f"got shape {tuple(x.shape)}"
         )
 
 
@@ -133,10 +135,15 @@ class ConvEncoder(Encoder):
         if not chans:
             raise ValueError("ConvEncoder needs at least one entry in channels")
         n = len(chans)
-        ks = per_layer(kernel_size, n, "kernel_size")
-        ss = per_layer(stride, n, "stride")
-        ps = per_layer(padding, n, "padding")
+        ks = [positive_int(k, "kernel_size") for k in per_layer(kernel_size, n, "kernel_size")]
+        ss = [positive_int(s, "stride") for s in per_layer(stride, n, "stride")]
+        ps = [nonnegative_int(p, "padding") for p in per_layer(padding, n, "padding")]
         pools = per_layer(pool, n, "pool")
+        for pl in pools:
+            if pl not in (None, 0) and (isinstance(pl, bool) or not isinstance(pl, int) or pl < 1):
+                raise ValueError(
+                    f"pool must be a positive integer (0 or None for no pooling), got {pl!r}"
+                )
         if pool_type not in ("max", "avg"):
             raise ValueError(f"pool_type must be 'max' or 'avg', got {pool_type!r}")
         c, h, w = self.input_shape

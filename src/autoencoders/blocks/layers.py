@@ -120,6 +120,13 @@ def positive_int(value: Any, what: str) -> int:
     return value
 
 
+def nonnegative_int(value: Any, what: str) -> int:
+    """Check an integer >= 0 (bools refused) and return it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} must be an integer >= 0, got {value!r}")
+    return value
+
+
 def shape_tuple(value: Any, what: str) -> tuple[int, ...]:
     """Check a shape given as a sequence of positive ints (a JSON list is fine)."""
     if isinstance(value, int):
