@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import autoencoders
-from autoencoders import cli, report
+from autoencoders import cli, data, report
 
 pytest.importorskip("matplotlib")
 
@@ -48,6 +48,16 @@ RUN_FILES = {
 def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run every test in a scratch folder, so a default ``runs/`` never lands in the repo."""
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def no_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every place datasets are looked for is an empty folder under tmp_path, downloads off."""
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.delenv(data.DOWNLOAD_ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(data, "DEBIAN_DATASETS_DIR", tmp_path / "debian")
+    return tmp_path
 
 
 def _error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -161,18 +171,32 @@ def test_out_already_holds_a_run(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert "--overwrite" in line
 
 
-def test_console_script_and_module() -> None:
+def _check_unknown_model(command: list[str]) -> None:
+    """``COMMAND train vea`` in a subprocess: status 2, one line on stderr, no traceback."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    for prefix in ([sys.executable, "-m", "autoencoders"],):
-        res = subprocess.run([*prefix, "train", "vea"], capture_output=True, text=True, env=env)
-        assert res.returncode == 2
-        assert res.stderr.startswith("autoencoders: error: unknown model 'vea'")
-        assert len(res.stderr.strip().splitlines()) == 1
+    res = subprocess.run([*command, "train", "vea"], capture_output=True, text=True, env=env)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("autoencoders: error: unknown model 'vea'")
+    assert "did you mean 'vae'" in lines[0]
+    assert "Traceback" not in res.stderr and res.stdout == ""
+
+
+def test_python_m_autoencoders() -> None:
+    _check_unknown_model([sys.executable, "-m", "autoencoders"])
+
+
+def test_console_script() -> None:
+    """The installed ``autoencoders`` script (the one of this interpreter's environment)."""
     script = Path(sys.executable).with_name("autoencoders")
-    if script.is_file():
-        res = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=env)
-        assert res.returncode == 0
-        assert res.stdout.strip() == f"autoencoders {autoencoders.__version__}"
+    if not script.is_file():
+        pytest.skip(f"the console script is not installed next to {sys.executable}")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    res = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=env)
+    assert res.returncode == 0
+    assert res.stdout.strip() == f"autoencoders {autoencoders.__version__}"
+    _check_unknown_model([str(script)])
 
 
 def test_traceback_flag() -> None:
@@ -286,20 +310,70 @@ def test_train_denoising_model(image_folder: Path, tmp_path: Path) -> None:
     assert autoencoders.load(out).noise.noise_factor == 0.3
 
 
-def test_missing_data_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    line = _error_line(
-        capsys, ["train", "vae", "--data", "mnist", "--data-root", str(tmp_path), "--out", "x"]
+def test_missing_data_is_one_line(capsys: pytest.CaptureFixture[str], no_data: Path) -> None:
+    """Nothing on disk and no download: one line naming every folder searched and how to get
+    the data, in the program's own options (not the Python arguments root= / download=True)."""
+    root = no_data / "root"
+    argv = ["train", "vae", "--data", "mnist", "--data-root", str(root), "--out", "x"]
+    line = _error_line(capsys, argv)
+    assert line.startswith("autoencoders: error: dataset 'mnist' not found: no IDX files (")
+    searched = data.search_dirs("mnist", root)
+    assert searched == [
+        root,
+        root / "mnist",
+        root / "MNIST" / "raw",
+        no_data / "xdg" / "autoencoders" / "mnist",
+        no_data / "xdg" / "autoencoders" / "MNIST" / "raw",
+        no_data / "debian" / "mnist",
+    ]
+    assert " in any of: " + ", ".join(map(str, searched)) + ". To get it: " in line
+    assert "put the files in one of those folders, in the folder given by --data-root DIR" in line
+    assert f"<dir>/mnist/ for a <dir> listed in the environment variable {data.ENV_VAR}" in line
+    assert "pass --download (or set AUTOENCODERS_DOWNLOAD=1)" in line
+    assert "root=" not in line and "download=True" not in line
+    assert not (no_data / "x").exists()
+
+
+def test_missing_fashion_mnist_suggests_apt(
+    capsys: pytest.CaptureFixture[str], no_data: Path
+) -> None:
+    line = _error_line(capsys, ["train", "vae", "--out", "x"])  # the default --data
+    assert "dataset 'fashion-mnist' not found" in line
+    assert str(no_data / "debian" / "fashion-mnist") in line
+    assert "run `apt-get install dataset-fashion-mnist`; or put the files" in line
+
+
+def test_failed_download_is_one_line(
+    capsys: pytest.CaptureFixture[str], no_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--download that fails: the reason, and how to get the files by hand; not --download."""
+    import torchvision.datasets
+
+    class NoGdown:
+        def __init__(self, *args, **kwargs) -> None:
+            raise RuntimeError("Downloading CelebA needs gdown.\nInstall it with pip.")
+
+    monkeypatch.setattr(torchvision.datasets, "CelebA", NoGdown)
+    argv = ["train", "vae", "--data", "celeba", "--download", "--out", "x"]
+    line = _error_line(capsys, argv)
+    cache = no_data / "xdg" / "autoencoders"
+    assert line.startswith(
+        "autoencoders: error: dataset 'celeba' was not found locally (no 'img_align_celeba/' "
+        f"folder with 'list_eval_partition.txt' in any of: {cache / 'celeba'}) and torchvision "
+        f"could not download it into {cache}: Downloading CelebA needs gdown. Install it with pip."
     )
-    assert "mnist" in line
-    assert not (tmp_path / "x").exists()
+    assert "To get it: download img_align_celeba.zip and list_eval_partition.txt" in line
+    assert "--data-root DIR" in line and "--download" not in line
+    assert not (no_data / "x").exists()
 
 
-def test_error_after_progress_logs(capsys: pytest.CaptureFixture[str], image_folder: Path) -> None:
+def test_error_after_progress_logs(capsys: pytest.CaptureFixture[str], no_data: Path) -> None:
     """Without -q the progress log comes first; the error is still one line, the last."""
-    code = cli.main(["train", "conv_vae", "--data", str(image_folder), "--limit", "4"])
+    code = cli.main(["train", "vae", "--data", "mnist", "--limit", "4"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert err[-1].startswith("autoencoders: error: model expects inputs of shape (3, 64, 64)")
+    assert err[0].startswith("loading mnist")
+    assert err[-1].startswith("autoencoders: error: dataset 'mnist' not found")
     assert sum("error" in line for line in err) == 1
 
 
@@ -309,9 +383,53 @@ def test_unknown_dataset_is_one_line(capsys: pytest.CaptureFixture[str]) -> None
     )
 
 
-def test_shape_mismatch_is_one_line(capsys: pytest.CaptureFixture[str], image_folder: Path) -> None:
-    line = _error_line(capsys, ["train", "conv_vae", "--data", str(image_folder), "--limit", "4"])
-    assert "input_shape" in line
+def test_image_files_are_read_at_the_models_size_and_channels(
+    image_folder: Path, tmp_path: Path
+) -> None:
+    """The folder holds 28x28 greyscale PNGs; the face VAE takes 3x64x64 in [-1, 1]."""
+    from PIL import Image
+
+    out = tmp_path / "faces"
+    argv = ["-q", "train", "conv_vae", "--data", str(image_folder), "--set", "filters=[4,8,8]"]
+    argv += ["--set", "z=4", "--epochs", "1", "--limit", "8", "--batch-size", "4"]
+    assert cli.main([*argv, "--no-progress", "--no-plots", "--out", str(out)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["data"]["input_shape"] == [3, 64, 64]
+    assert run["data"]["pixel_range"] == [-1.0, 1.0]
+    assert run["data"]["sizes"] == {"train": 8, "val": 8, "test": 8}
+    assert math.isfinite(json.loads((out / "metrics.json").read_text())["test_mse"])
+    # and a folder of RGB images, read as greyscale for a 1-channel model
+    rgb = tmp_path / "rgb"
+    rgb.mkdir()
+    for i in range(6):
+        Image.new("RGB", (40, 30), color=(40 * i, 255 - 40 * i, 90)).save(rgb / f"{i}.png")
+    model = autoencoders.build("vae", h=16, z=2)
+    settings = cli.TrainSettings(data=str(rgb))
+    splits = cli._load_data(settings, model)
+    assert splits.input_shape == (1, 28, 28)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["conv_ae", "--set", "input_shape=[4,28,28]"],
+            "model expects 4-channel images (input shape (4, 28, 28)) but image files are read "
+            "with 1 (greyscale) or 3 (RGB) channels; pass --set input_shape=[1,28,28] or "
+            "[3,28,28] if the model takes it",
+        ),
+        (
+            ["vae", "--set", "input_shape=[100]"],
+            "model expects inputs of shape (100,) but '{folder}' has (1, 28, 28); pass --set "
+            "input_shape=[1,28,28] if the model takes it, or pick another --data",
+        ),
+    ],
+)
+def test_shape_that_cannot_be_adapted_is_one_line(
+    capsys: pytest.CaptureFixture[str], image_folder: Path, argv: list[str], expected: str
+) -> None:
+    line = _error_line(capsys, ["train", *argv, "--data", str(image_folder), "--limit", "4"])
+    assert line == "autoencoders: error: " + expected.format(folder=image_folder)
 
 
 def _check_sweep(folder: Path, grid: dict[str, list[int]], rows: int) -> None:

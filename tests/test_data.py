@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import pickle
 import struct
 from pathlib import Path
 
@@ -187,6 +188,40 @@ def test_search_order(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(info.value, ValueError) and isinstance(info.value, FileNotFoundError)
 
 
+def test_not_found_error_keeps_its_parts(isolated: Path) -> None:
+    """The error holds the dataset, the folders searched and the dataset's own install hint, so
+    that a front end (the CLI) can word the hint with its own option names."""
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset("fashion-mnist", root=isolated / "elsewhere")
+    err = info.value
+    assert err.dataset == "fashion-mnist"
+    assert list(err.searched) == search_dirs("fashion-mnist", isolated / "elsewhere")
+    assert err.install == "apt-get install dataset-fashion-mnist"
+    assert err.download_error is None and err.download_target is None
+    # the Python message names the Python arguments, one folder per line
+    msg = str(err)
+    assert msg == err.describe()
+    assert "root=DIR" in msg and "download=True" in msg and "--" not in msg
+    for place in err.searched:
+        assert f"\n  - {place}\n" in msg
+    # a command line names its options instead, on one line
+    line = err.describe(root_option="--data-root DIR", download_option="--download", one_line=True)
+    assert "\n" not in line
+    assert "--data-root DIR" in line and "pass --download (or set AUTOENCODERS_DOWNLOAD=1)" in line
+    assert "root=" not in line and "download=True" not in line
+    assert ": " + ", ".join(map(str, err.searched)) + ". To get it: " in line
+    assert "run `apt-get install dataset-fashion-mnist`" in line
+    # pickled (e.g. across processes) by its parts
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is DatasetNotFoundError and str(back) == msg
+    assert back.searched == err.searched and back.install == err.install
+    # mnist has no Debian package: no apt-get hint
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset("mnist")
+    assert info.value.install is None and "apt-get" not in str(info.value)
+    assert info.value.dataset == "mnist" and "<dir>/mnist/" in str(info.value)
+
+
 def test_explicit_root_flat_and_named_layouts(isolated: Path) -> None:
     fake_mnist(isolated / "r1", marker=7, gz=False)
     fake_mnist(isolated / "r2" / "mnist", marker=8)
@@ -280,8 +315,37 @@ def test_failed_download_is_a_dataset_not_found_error(
             raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
-    with pytest.raises(DatasetNotFoundError, match="could not download"):
+    with pytest.raises(DatasetNotFoundError, match="could not download") as info:
         load_dataset("mnist", download=True)
+    err, msg = info.value, str(info.value)
+    cache = isolated / "xdg" / "autoencoders"
+    assert err.dataset == "mnist" and err.download_target == cache
+    assert err.download_error == "Error downloading train-images-idx3-ubyte.gz"
+    assert isinstance(err.__cause__, RuntimeError)
+    assert msg.startswith("dataset 'mnist' was not found locally (no IDX files")
+    assert f"torchvision could not download it into {cache}: Error downloading" in msg
+    for place in search_dirs("mnist"):
+        assert f"  - {place}\n" in msg
+    # the download was tried: the hint is how to get the files by hand, not download=True again
+    assert "To get it: put the files in one of those folders" in msg
+    assert "download=True" not in msg and data.DOWNLOAD_ENV_VAR not in msg
+
+
+def test_download_that_leaves_no_files_is_reported(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torchvision.datasets
+
+    class Silent:  # "succeeds" without writing anything
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", Silent)
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset("fashion-mnist", download=True)
+    raw = isolated / "xdg" / "autoencoders" / "FashionMNIST" / "raw"
+    assert info.value.download_error == f"the download left no IDX files in {raw}"
+    assert info.value.searched[-1] == raw
 
 
 # -- splits ---------------------------------------------------------------------------------------
@@ -412,6 +476,70 @@ def test_celeba_found_through_env_and_options(isolated: Path, monkeypatch) -> No
     assert s.input_shape == (3 * 16 * 16,) and float(s.tensors()[0].min()) >= 0
 
 
+class _FakeCelebA:
+    """Stands in for torchvision's CelebA: "downloads" by writing a tiny CelebA."""
+
+    calls: list[tuple[str, str, object, bool]] = []  # noqa: RUF012
+
+    def __init__(
+        self, root: str, split: str = "train", target_type="attr", download: bool = False
+    ) -> None:
+        type(self).calls.append((root, split, target_type, download))
+        fake_celeba(Path(root))
+
+
+def test_celeba_download_goes_through_torchvision(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torchvision.datasets
+
+    _FakeCelebA.calls = []
+    monkeypatch.setattr(torchvision.datasets, "CelebA", _FakeCelebA)
+    monkeypatch.setenv(data.ENV_VAR, str(isolated / "env"))
+    with pytest.raises(DatasetNotFoundError, match="img_align_celeba"):
+        load_dataset("celeba", download=False)
+    assert _FakeCelebA.calls == []
+    s = load_dataset("celeba", download=True, image_size=16, limit=2)
+    # into the first AUTOENCODERS_DATA folder, every split, no attribute files needed
+    assert _FakeCelebA.calls == [(str(isolated / "env"), "all", [], True)]
+    assert s.source == str(isolated / "env" / "celeba")
+    assert s.sizes() == {"train": 2, "val": 2, "test": 2} and s.input_shape == (3, 16, 16)
+    # found on disk now: no second download
+    load_dataset("celeba", download=True, image_size=16, limit=1)
+    assert len(_FakeCelebA.calls) == 1
+
+
+def test_celeba_failed_download_message(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torchvision.datasets
+
+    class NoGdown:
+        def __init__(self, *args, **kwargs) -> None:
+            raise RuntimeError("Downloading CelebA needs gdown. Install it with pip.")
+
+    monkeypatch.setattr(torchvision.datasets, "CelebA", NoGdown)
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset("celeba", root=isolated / "faces", download=True)
+    err, msg = info.value, str(info.value)
+    assert isinstance(err.__cause__, RuntimeError)
+    assert err.dataset == "celeba" and err.download_target == isolated / "faces"
+    assert list(err.searched) == search_dirs("celeba", isolated / "faces")
+    assert msg.startswith(
+        "dataset 'celeba' was not found locally (no 'img_align_celeba/' folder with "
+        f"'{data.CELEBA_PARTITION_FILE}' in any of\n  - {isolated / 'faces'}\n"
+    )
+    assert str(isolated / "xdg" / "autoencoders" / "celeba") in msg
+    assert (
+        f"torchvision could not download it into {isolated / 'faces'}: Downloading CelebA "
+        "needs gdown. Install it with pip\n"
+    ) in msg
+    # how to get it by hand: the two files to fetch and where they go; no download=True again
+    assert "To get it: download img_align_celeba.zip and list_eval_partition.txt" in msg
+    assert "in the folder given by root=DIR, or in <dir>/celeba/" in msg
+    assert "download=True" not in msg
+    one = err.describe(root_option="--data-root DIR", download_option="--download", one_line=True)
+    assert "\n" not in one and "--data-root DIR" in one and "--download" not in one
+
+
 def test_celeba_missing_and_broken(isolated: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match="img_align_celeba") as info:
         load_dataset("celeba")
@@ -482,6 +610,41 @@ def test_folder_sizes_channels_and_errors(tmp_path: Path) -> None:
     (tmp_path / "broken" / "a.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match="could not be read as an image"):
         load_image_folder(tmp_path / "broken", image_size=4, channels=1)
+
+
+def test_channels_convert_grey_and_rgb(isolated: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    write_pngs(tmp_path / "grey", 5)
+    write_pngs(tmp_path / "rgb", 5, mode="RGB")
+    grey = load_dataset(f"folder:{tmp_path / 'grey'}", val_fraction=0.2, test_fraction=0.2)
+    as_rgb = load_dataset(
+        f"folder:{tmp_path / 'grey'}", channels=3, val_fraction=0.2, test_fraction=0.2
+    )
+    assert grey.input_shape == (1, 10, 12) and as_rgb.input_shape == (3, 10, 12)
+    g, c = grey.tensors("train")[0], as_rgb.tensors("train")[0]
+    assert torch.equal(c, g.expand(-1, 3, -1, -1))  # three equal channels
+    as_grey = load_dataset(f"folder:{tmp_path / 'rgb'}", channels=1, test_fraction=0.2)
+    assert as_grey.input_shape == (1, 10, 12)
+    with Image.open(tmp_path / "rgb" / "img000.png") as im:
+        lum = im.convert("L").getpixel((0, 0))  # Pillow's ITU-R 601-2 luma
+    values = torch.cat([as_grey.tensors(k)[0] for k in ("train", "val", "test")])
+    assert lum in (values[:, 0, 0, 0] * 255).round().long().tolist()
+    # CelebA as greyscale and MNIST-style data as RGB
+    fake_celeba(isolated / "root")
+    faces = load_dataset("celeba", root=isolated / "root", channels=1, image_size=8)
+    assert faces.input_shape == (1, 8, 8)
+    root = fake_mnist(isolated / "m", marker=255)
+    rgb = load_dataset("mnist", root=root, limit=3, channels=3, pixel_range="[-1,1]")
+    x1 = load_dataset("mnist", root=root, limit=3, pixel_range="[-1,1]").tensors("test")[0]
+    assert rgb.input_shape == (3, 28, 28)
+    assert torch.equal(rgb.tensors("test")[0], x1.expand(-1, 3, -1, -1))
+    assert load_dataset("mnist", root=root, limit=3, channels=1).input_shape == (1, 28, 28)
+    for bad in (2, 4, 0, True, "rgb"):
+        with pytest.raises(ValueError, match=r"channels must be .*1 or 3 .*got"):
+            load_dataset("mnist", root=root, channels=bad)
+        with pytest.raises(ValueError, match=r"channels must be .*1 or 3 .*got"):
+            load_image_folder(tmp_path / "grey", channels=bad)
 
 
 # -- tensors --------------------------------------------------------------------------------------

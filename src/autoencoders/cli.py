@@ -306,22 +306,36 @@ def _dataset_name(data: str) -> str:
     return data
 
 
+def _json_arg(value: Any) -> str:
+    """``value`` as a ``--set`` value that needs no shell quoting: ``[1,28,28]``."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def _load_data(settings: TrainSettings, model: Any) -> Any:
     from autoencoders import data as data_module
 
     name = _dataset_name(settings.data)
     pixel_range = data_module.pixel_range_for(model)
-    image_size = None
+    image_size, channels = None, None
     shape = tuple(model.input_shape)
     is_images = name.lower().startswith("folder:") or name.strip().lower() == "celeba"
-    if is_images and len(shape) == 3:  # image files are resized to the model's input size
+    if is_images and len(shape) == 3:  # image files are read at the model's size and channels
+        if shape[0] not in (1, 3):
+            grey, rgb = (_json_arg([c, *shape[1:]]) for c in (1, 3))
+            raise CLIError(
+                f"model expects {shape[0]}-channel images (input shape {shape}) but image "
+                "files are read with 1 (greyscale) or 3 (RGB) channels; pass --set "
+                f"input_shape={grey} or {rgb} if the model takes it"
+            )
         image_size = shape[1] if shape[1] == shape[2] else (shape[1], shape[2])
+        channels = shape[0]
     logger.info("loading %s (pixel range %s)", name, list(pixel_range))
     splits = data_module.load_dataset(
         name,
         root=settings.data_root,
         pixel_range=pixel_range,
         image_size=image_size,
+        channels=channels,
         limit=settings.limit,
         download=settings.download or None,
     )
@@ -329,7 +343,7 @@ def _load_data(settings: TrainSettings, model: Any) -> Any:
     if data_shape != shape:
         raise CLIError(
             f"model expects inputs of shape {shape} but {settings.data!r} has {data_shape}; "
-            f"pass --set input_shape={json.dumps(list(data_shape))} if the model takes it, or "
+            f"pass --set input_shape={_json_arg(list(data_shape))} if the model takes it, or "
             "pick another --data"
         )
     return splits
@@ -894,6 +908,19 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def _error_message(exc: BaseException) -> str:
+    """One line for an expected error; a missing dataset's hint names this program's options."""
+    from autoencoders.data import DatasetNotFoundError
+
+    if isinstance(exc, DatasetNotFoundError):
+        text = exc.describe(
+            root_option="--data-root DIR", download_option="--download", one_line=True
+        )
+    else:
+        text = str(exc)
+    return " ".join(text.split()) or type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``autoencoders`` program on ``argv`` (default ``sys.argv[1:]``).
 
@@ -920,8 +947,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _expected_errors() as exc:
         if args.traceback:
             raise
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        print(f"{PROG}: error: {_error_message(exc)}", file=sys.stderr)
         return 2
     finally:
         package_logger.removeHandler(handler)

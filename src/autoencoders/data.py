@@ -51,12 +51,13 @@ Example:
 from __future__ import annotations
 
 import difflib
+import functools
 import gzip
 import logging
 import math
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -111,8 +112,100 @@ class DatasetNotFoundError(FileNotFoundError, ValueError):
     """No local copy of a dataset was found and downloading was not allowed (or failed).
 
     Both a :class:`FileNotFoundError` and a :class:`ValueError`; the message lists every place
-    that was looked at and how to get the data.
+    that was looked at and how to get the data. The parts of the message are kept as attributes,
+    so that a front end can word the hint in its own terms: :meth:`describe` with the
+    command-line spelling of ``root=`` and ``download=True`` (the ``autoencoders`` program
+    says ``--data-root DIR`` and ``--download``).
+
+    Args:
+        dataset: the dataset's name, e.g. ``"fashion-mnist"``.
+        searched: the folders looked in, in order.
+        wanted: what was looked for, e.g. ``"IDX files (...)"``.
+        install: a command that installs the data, e.g. ``"apt-get install
+            dataset-fashion-mnist"``, if there is one.
+        manual: how to get the files by hand, if more needs saying than "put the files there".
+        download_error: why torchvision's download failed, when one was tried.
+        download_target: the folder the download went to, when one was tried.
+
+    Example:
+        >>> err = DatasetNotFoundError("mnist", ["/data/mnist"], wanted="IDX files")
+        >>> print(err)
+        dataset 'mnist' not found: no IDX files in any of
+          - /data/mnist
+        To get it: put the files in one of those folders, in the folder given by root=DIR, or
+        in <dir>/mnist/ for a <dir> listed in the environment variable AUTOENCODERS_DATA; or
+        pass download=True (or set AUTOENCODERS_DOWNLOAD=1) to let torchvision download them.
+        >>> err.describe(root_option="--data-root DIR", download_option="--download",
+        ...              one_line=True)
+        "dataset 'mnist' not found: no IDX files in any of: /data/mnist. To get it: ... given by --data-root DIR, ...; or pass --download (or set AUTOENCODERS_DOWNLOAD=1) ..."
     """
+
+    def __init__(
+        self,
+        dataset: str,
+        searched: Sequence[str | os.PathLike[str]] = (),
+        *,
+        wanted: str = "files",
+        install: str | None = None,
+        manual: str | None = None,
+        download_error: str | None = None,
+        download_target: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.searched = tuple(Path(p) for p in searched)
+        self.wanted = wanted
+        self.install = install
+        self.manual = manual
+        self.download_error = download_error.strip().rstrip(".") if download_error else None
+        self.download_target = Path(download_target) if download_target is not None else None
+        super().__init__(self.describe())
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle by the parts, not by the message
+        parts = ("wanted", "install", "manual", "download_error", "download_target")
+        rebuild = functools.partial(type(self), **{k: getattr(self, k) for k in parts})
+        return rebuild, (self.dataset, self.searched)
+
+    def describe(
+        self,
+        *,
+        root_option: str = "root=DIR",
+        download_option: str = "download=True",
+        one_line: bool = False,
+    ) -> str:
+        """The message, naming the options as ``root_option`` and ``download_option``.
+
+        Args:
+            root_option: how to name a folder to look in first.
+            download_option: how to allow a download.
+            one_line: list the folders on the same line, separated by commas (for a
+                command line's one-line error); else one per line.
+        """
+        if one_line:
+            places = ": " + (", ".join(str(p) for p in self.searched) or "(none)")
+            after_places, before_hint = "", ". "
+        else:
+            places = "".join(f"\n  - {p}" for p in self.searched) or " (none)"
+            after_places, before_hint = "\n", "\n"
+        if self.download_error is None:
+            head = f"dataset {self.dataset!r} not found: no {self.wanted} in any of{places}"
+        else:
+            head = (
+                f"dataset {self.dataset!r} was not found locally (no {self.wanted} in any of"
+                f"{places}{after_places}) and torchvision could not download it into "
+                f"{self.download_target}: {self.download_error}"
+            )
+        ways = [f"run `{self.install}`"] if self.install else []
+        ways.append(
+            f"{self.manual or 'put the files'} in one of those folders, in the folder given by "
+            f"{root_option}, or in <dir>/{self.dataset}/ for a <dir> listed in the environment "
+            f"variable {ENV_VAR}"
+        )
+        if self.download_error is None:
+            ways.append(
+                f"pass {download_option} (or set {DOWNLOAD_ENV_VAR}=1) to let torchvision "
+                "download them"
+            )
+        return f"{head}{before_hint}To get it: {'; or '.join(ways)}."
 
 
 # -- small helpers --------------------------------------------------------------------------------
@@ -256,6 +349,15 @@ def _check_image_size(size: Any) -> int | tuple[int, int] | None:
         f"image_size must be None, a positive int (resize the shorter side, then centre-crop a "
         f"square) or a pair (height, width), got {size!r}"
     )
+
+
+def _check_channels(channels: Any, allow_none: bool = True) -> int | None:
+    if channels is None and allow_none:
+        return None
+    if isinstance(channels, bool) or channels not in (1, 3):
+        accepted = "None (the images' own), 1 or 3" if allow_none else "1 or 3"
+        raise ValueError(f"channels must be {accepted} (1: greyscale, 3: RGB), got {channels!r}")
+    return int(channels)
 
 
 def _count(n: int, fraction: float, size: int | None, what: str) -> int:
@@ -536,13 +638,22 @@ def _idx_files_in(d: Path) -> dict[str, Path] | None:
     return found
 
 
-def _not_found(name: str, looked: list[Path], files: str, extra: str = "") -> DatasetNotFoundError:
-    places = "\n".join(f"  - {p}" for p in looked)
+def _idx_not_found(spec: _IdxSpec, looked: list[Path], **kw: Any) -> DatasetNotFoundError:
+    wanted = "IDX files (" + ", ".join(_IDX_FILES.values()) + ", or .gz)"
+    install = f"apt-get install {spec.debian_package}" if spec.debian_package else None
+    return DatasetNotFoundError(spec.name, looked, wanted=wanted, install=install, **kw)
+
+
+def _celeba_not_found(looked: list[Path], **kw: Any) -> DatasetNotFoundError:
     return DatasetNotFoundError(
-        f"dataset {name!r} not found: no {files} in any of\n{places}\n"
-        f"To get it: {extra}put the files in one of those folders, set {ENV_VAR} to a folder "
-        f"holding them, pass root=..., or pass download=True (or set {DOWNLOAD_ENV_VAR}=1) to "
-        "let torchvision download them."
+        "celeba",
+        looked,
+        wanted=f"'img_align_celeba/' folder with '{CELEBA_PARTITION_FILE}'",
+        manual=(
+            f"download img_align_celeba.zip and {CELEBA_PARTITION_FILE} from the CelebA "
+            f"website and put the unpacked img_align_celeba/ folder and {CELEBA_PARTITION_FILE}"
+        ),
+        **kw,
     )
 
 
@@ -553,7 +664,11 @@ def _download_target(root: str | os.PathLike[str] | None) -> Path:
     return env[0] if env else cache_dir()
 
 
-def _torchvision_download(spec_name: str, target: Path, looked: list[Path]) -> None:
+def _torchvision_download(
+    spec_name: str, target: Path, not_found: Callable[..., DatasetNotFoundError]
+) -> None:
+    """Download with torchvision's dataset class ``spec_name`` into ``target``; on failure raise
+    ``not_found(download_error=..., download_target=target)``."""
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, spec_name)
@@ -566,11 +681,8 @@ def _torchvision_download(spec_name: str, target: Path, looked: list[Path]) -> N
             cls(str(target), train=True, download=True)
             cls(str(target), train=False, download=True)
     except (RuntimeError, OSError, ImportError) as exc:  # URLError is an OSError
-        places = "\n".join(f"  - {p}" for p in looked)
-        raise DatasetNotFoundError(
-            f"{spec_name} was not found locally (looked in\n{places}\n) and torchvision could "
-            f"not download it into {target}: {exc}"
-        ) from exc
+        reason = str(exc) or type(exc).__name__
+        raise not_found(download_error=reason, download_target=target) from exc
 
 
 def _load_idx_arrays(
@@ -583,16 +695,20 @@ def _load_idx_arrays(
             break
     else:
         if not download:
-            apt = f"`apt-get install {spec.debian_package}`, or " if spec.debian_package else ""
-            raise _not_found(
-                spec.name, looked, "IDX files (" + ", ".join(_IDX_FILES.values()) + ", or .gz)", apt
-            )
+            raise _idx_not_found(spec, looked)
         target = _download_target(root)
-        _torchvision_download(spec.torchvision_name, target, looked)
+        _torchvision_download(
+            spec.torchvision_name, target, functools.partial(_idx_not_found, spec, looked)
+        )
         d = target / spec.torchvision_name / "raw"
         files = _idx_files_in(d)
         if files is None:
-            raise _not_found(spec.name, [*looked, d], "IDX files after downloading")
+            raise _idx_not_found(
+                spec,
+                [*looked, d],
+                download_error=f"the download left no IDX files in {d}",
+                download_target=target,
+            )
     logger.info("reading %s from %s", spec.name, d)
     arrays = {k: read_idx(p) for k, p in files.items()}
     for part in ("train", "test"):
@@ -625,6 +741,7 @@ def _load_idx_dataset(
     val_size: int | None,
     pixel_range: tuple[float, float],
     image_size: int | tuple[int, int] | None,
+    channels: int | None,
     limit: int | None,
     download: bool,
     flatten: bool,
@@ -654,6 +771,8 @@ def _load_idx_dataset(
     x = _scale_uint8(x, (0.0, 1.0))
     if image_size is not None:
         x = _resize_tensor(x, image_size)
+    if channels == 3:  # greyscale as RGB: three equal channels
+        x = x.expand(-1, 3, -1, -1).contiguous()
     lo, hi = pixel_range
     if (lo, hi) != (0.0, 1.0):
         x.mul_(hi - lo).add_(lo)
@@ -918,6 +1037,7 @@ def load_image_folder(
         )
     limit = _check_limit(limit)
     split_seed = _check_seed(split_seed)
+    channels = _check_channels(channels)
     prange = _resolve_pixel_range(pixel_range, (0.0, 1.0))
 
     files = _list_images(folder)
@@ -1021,6 +1141,7 @@ def load_celeba(
     root: str | os.PathLike[str] | None = None,
     *,
     image_size: ImageSize = 64,
+    channels: int = 3,
     pixel_range: PixelRangeLike = "[-1,1]",
     limit: int | None = None,
     download: bool | None = None,
@@ -1041,6 +1162,7 @@ def load_celeba(
     Args:
         root: a folder holding ``celeba/`` (or ``celeba/`` itself).
         image_size: output size (int: square) or ``(height, width)``; default 64.
+        channels: 3 (RGB, the default) or 1 (converted to greyscale).
         pixel_range: default ``"[-1,1]"``, the range of the tanh face VAE.
         limit: keep at most this many images per split (in file order).
         download: let torchvision download it if not found (needs ``gdown``; Google Drive
@@ -1050,20 +1172,21 @@ def load_celeba(
     """
     limit = _check_limit(limit)
     image_size = _check_image_size(image_size)
+    channels = _check_channels(channels, allow_none=False)
     prange = _resolve_pixel_range(pixel_range, (-1.0, 1.0))
     found, looked = _celeba_dir(root)
     if found is None:
-        if _download_allowed(download):
-            target = _download_target(root)
-            _torchvision_download("CelebA", target, looked)
-            found, looked = _celeba_dir(target)
+        if not _download_allowed(download):
+            raise _celeba_not_found(looked)
+        target = _download_target(root)
+        _torchvision_download("CelebA", target, functools.partial(_celeba_not_found, looked))
+        found, _ = _celeba_dir(target)
         if found is None:
-            raise _not_found(
-                "celeba",
+            raise _celeba_not_found(
                 looked,
-                f"'img_align_celeba/' folder with '{CELEBA_PARTITION_FILE}'",
-                "download img_align_celeba.zip and list_eval_partition.txt from the CelebA "
-                "site and unpack them into <dir>/celeba/, ",
+                download_error=f"the download left no img_align_celeba/ with "
+                f"{CELEBA_PARTITION_FILE} in {target / 'celeba'}",
+                download_target=target,
             )
     rows = _read_partition(found / CELEBA_PARTITION_FILE)
     images = found / "img_align_celeba"
@@ -1089,7 +1212,7 @@ def load_celeba(
         split_files,
         {k: [-1] * len(v) for k, v in split_files.items()},
         name="celeba",
-        channels=3,
+        channels=channels,
         image_size=image_size,
         native_size=native,
         pixel_range=prange,
@@ -1285,6 +1408,7 @@ def load_dataset(
     test_fraction: float = 0.1,
     pixel_range: PixelRangeLike = "auto",
     image_size: ImageSize = None,
+    channels: int | None = None,
     limit: int | None = None,
     download: bool | None = None,
     flatten: bool = False,
@@ -1305,6 +1429,9 @@ def load_dataset(
             pair; use :func:`pixel_range_for` to match a model.
         image_size: resize: an int (shorter side, then centre-crop a square) or
             ``(height, width)``; ``None`` keeps 28x28 for MNIST-style data and 64 for CelebA.
+        channels: 1 (greyscale) or 3 (RGB); ``None`` keeps the data's own (1 for MNIST-style
+            data, 3 for CelebA, see :func:`load_image_folder` for folders). Colour images are
+            converted to greyscale, greyscale ones to RGB (three equal channels).
         limit: keep at most this many items per split (quick runs and tests).
         download: let torchvision download the data when no local copy is found; ``None``:
             only if the environment variable ``AUTOENCODERS_DOWNLOAD`` is ``1``.
@@ -1331,6 +1458,7 @@ def load_dataset(
                 return load_image_folder(
                     stripped[len(prefix) :],
                     image_size=image_size,
+                    channels=channels,
                     pixel_range=_resolve_pixel_range(pixel_range, (0.0, 1.0)),
                     val_fraction=val_fraction,
                     test_fraction=test_fraction,
@@ -1344,11 +1472,13 @@ def load_dataset(
     val_fraction = _check_fraction(val_fraction, "val_fraction")
     limit = _check_limit(limit)
     image_size = _check_image_size(image_size)
+    channels = _check_channels(channels)
     allow = _download_allowed(download)
     if key == "celeba":
         return load_celeba(
             root,
             image_size=64 if image_size is None else image_size,
+            channels=3 if channels is None else channels,
             pixel_range=_resolve_pixel_range(pixel_range, (-1.0, 1.0)),
             limit=limit,
             download=allow,
@@ -1363,6 +1493,7 @@ def load_dataset(
         val_size=val_size,
         pixel_range=_resolve_pixel_range(pixel_range, (0.0, 1.0)),
         image_size=image_size,
+        channels=channels,
         limit=limit,
         download=allow,
         flatten=flatten,
