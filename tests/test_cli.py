@@ -50,16 +50,6 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture
-def no_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every place datasets are looked for is an empty folder under tmp_path, downloads off."""
-    monkeypatch.delenv(data.ENV_VAR, raising=False)
-    monkeypatch.delenv(data.DOWNLOAD_ENV_VAR, raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(data, "DEBIAN_DATASETS_DIR", tmp_path / "debian")
-    return tmp_path
-
-
 def _error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     """Run ``autoencoders -q ARGV``: exit status 2 and exactly one line on stderr."""
     code = cli.main(["-q", *argv])
@@ -310,10 +300,10 @@ def test_train_denoising_model(image_folder: Path, tmp_path: Path) -> None:
     assert autoencoders.load(out).noise.noise_factor == 0.3
 
 
-def test_missing_data_is_one_line(capsys: pytest.CaptureFixture[str], no_data: Path) -> None:
+def test_missing_data_is_one_line(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
     """Nothing on disk and no download: one line naming every folder searched and how to get
     the data, in the program's own options (not the Python arguments root= / download=True)."""
-    root = no_data / "root"
+    root = isolated / "root"
     argv = ["train", "vae", "--data", "mnist", "--data-root", str(root), "--out", "x"]
     line = _error_line(capsys, argv)
     assert line.startswith("autoencoders: error: dataset 'mnist' not found: no IDX files (")
@@ -322,29 +312,29 @@ def test_missing_data_is_one_line(capsys: pytest.CaptureFixture[str], no_data: P
         root,
         root / "mnist",
         root / "MNIST" / "raw",
-        no_data / "xdg" / "autoencoders" / "mnist",
-        no_data / "xdg" / "autoencoders" / "MNIST" / "raw",
-        no_data / "debian" / "mnist",
+        isolated / "xdg" / "autoencoders" / "mnist",
+        isolated / "xdg" / "autoencoders" / "MNIST" / "raw",
+        isolated / "debian" / "mnist",
     ]
     assert " in any of: " + ", ".join(map(str, searched)) + ". To get it: " in line
     assert "put the files in one of those folders, in the folder given by --data-root DIR" in line
     assert f"<dir>/mnist/ for a <dir> listed in the environment variable {data.ENV_VAR}" in line
     assert "pass --download (or set AUTOENCODERS_DOWNLOAD=1)" in line
     assert "root=" not in line and "download=True" not in line
-    assert not (no_data / "x").exists()
+    assert not (isolated / "x").exists()
 
 
 def test_missing_fashion_mnist_suggests_apt(
-    capsys: pytest.CaptureFixture[str], no_data: Path
+    capsys: pytest.CaptureFixture[str], isolated: Path
 ) -> None:
     line = _error_line(capsys, ["train", "vae", "--out", "x"])  # the default --data
     assert "dataset 'fashion-mnist' not found" in line
-    assert str(no_data / "debian" / "fashion-mnist") in line
+    assert str(isolated / "debian" / "fashion-mnist") in line
     assert "run `apt-get install dataset-fashion-mnist`; or put the files" in line
 
 
 def test_failed_download_is_one_line(
-    capsys: pytest.CaptureFixture[str], no_data: Path, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--download that fails: the reason, and how to get the files by hand; not --download."""
     import torchvision.datasets
@@ -356,7 +346,7 @@ def test_failed_download_is_one_line(
     monkeypatch.setattr(torchvision.datasets, "CelebA", NoGdown)
     argv = ["train", "vae", "--data", "celeba", "--download", "--out", "x"]
     line = _error_line(capsys, argv)
-    cache = no_data / "xdg" / "autoencoders"
+    cache = isolated / "xdg" / "autoencoders"
     assert line.startswith(
         "autoencoders: error: dataset 'celeba' was not found locally (no 'img_align_celeba/' "
         f"folder with 'list_eval_partition.txt' in any of: {cache / 'celeba'}) and torchvision "
@@ -364,10 +354,10 @@ def test_failed_download_is_one_line(
     )
     assert "To get it: download img_align_celeba.zip and list_eval_partition.txt" in line
     assert "--data-root DIR" in line and "--download" not in line
-    assert not (no_data / "x").exists()
+    assert not (isolated / "x").exists()
 
 
-def test_error_after_progress_logs(capsys: pytest.CaptureFixture[str], no_data: Path) -> None:
+def test_error_after_progress_logs(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
     """Without -q the progress log comes first; the error is still one line, the last."""
     code = cli.main(["train", "vae", "--data", "mnist", "--limit", "4"])
     err = capsys.readouterr().err.strip().splitlines()

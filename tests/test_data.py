@@ -85,16 +85,6 @@ def pixel(splits: DataSplits, split: str, r: int, c: int) -> torch.Tensor:
     return (x[:, 0, r, c] * 255).round().long()
 
 
-@pytest.fixture
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No AUTOENCODERS_DATA, the user cache and the Debian folder under tmp_path."""
-    monkeypatch.delenv(data.ENV_VAR, raising=False)
-    monkeypatch.delenv(data.DOWNLOAD_ENV_VAR, raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(data, "DEBIAN_DATASETS_DIR", tmp_path / "debian")
-    return tmp_path
-
-
 # -- IDX ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("gz", [False, True])
 @pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "float32"])
