@@ -144,7 +144,7 @@ def test_save_refuses_non_models_and_files(tmp_path: Path) -> None:
 
 def test_non_json_block_argument_is_named(tmp_path: Path) -> None:
     enc = autoencoders.encoders.build("mlp", hidden=[8])
-    enc._block_kwargs["activation"] = object()  # simulate a block built with a non-JSON value
+    enc._built_by[1]["activation"] = object()  # simulate a block built with a non-JSON value
     model = autoencoders.Autoencoder(
         enc,
         autoencoders.bottlenecks.build("deterministic", in_features=8, z=2),
@@ -153,3 +153,43 @@ def test_non_json_block_argument_is_named(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="encoder 'mlp' is not JSON-serialisable"):
         autoencoders.save(model, tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_compiled_model_saves_and_loads_like_the_plain_one(tmp_path: Path) -> None:
+    # issue 9 bug: the type check ran before the unwrap, so save(torch.compile(m)) raised
+    model = autoencoders.build("vae", h=16, z=2)
+    compiled = torch.compile(model)  # wrapping only; nothing is compiled until it is called
+    plain_dir = autoencoders.save(model, tmp_path / "plain")
+    compiled_dir = autoencoders.save(compiled, tmp_path / "compiled")
+    assert (compiled_dir / CONFIG_NAME).read_bytes() == (plain_dir / CONFIG_NAME).read_bytes()
+    assert "_orig_mod" not in (compiled_dir / CONFIG_NAME).read_text()
+    loaded = autoencoders.load(compiled_dir)
+    assert set(loaded.state_dict()) == set(model.state_dict())  # no "_orig_mod." prefixes
+    assert _same_weights(loaded, model)
+
+
+def test_ddp_wrapped_model_saves_and_loads_like_the_plain_one(tmp_path: Path) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    if dist.is_initialized():
+        pytest.skip("a process group is already initialised in this process")
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        model = autoencoders.build("ae", h=16, z=2)
+        folder = autoencoders.save(DistributedDataParallel(model), tmp_path / "ddp")
+        nested = torch.compile(DistributedDataParallel(model))
+        folder2 = autoencoders.save(nested, tmp_path / "nested")
+    finally:
+        dist.destroy_process_group()
+    for f in (folder, folder2):
+        loaded = autoencoders.load(f)
+        assert set(loaded.state_dict()) == set(model.state_dict())  # no "module." prefixes
+        assert _same_weights(loaded, model)
+        assert loaded.config == model.config

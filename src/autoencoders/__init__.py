@@ -15,6 +15,7 @@ Register your own blocks with :func:`register_encoder`, :func:`register_bottlene
 """
 
 from autoencoders import losses as losses
+from autoencoders._version import __version__
 from autoencoders import noise as noise
 from autoencoders.blocks import (
     Bottleneck,
@@ -41,7 +42,6 @@ from autoencoders.registry import noise as noise_registry
 from autoencoders.training import History, Trainer
 from autoencoders.zoo import build, compose, list_models
 
-__version__ = "0.1.0"
 
 #: Decorator registering an encoder class: ``@register_encoder("name")``.
 register_encoder = encoders.register

@@ -29,6 +29,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from autoencoders._utils import unwrap_model
+from autoencoders._version import __version__
 from autoencoders.model import Autoencoder
 
 __all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "atomic_write_bytes", "load", "load_config", "save"]
@@ -55,7 +57,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _umask() -> int:
@@ -64,7 +66,7 @@ def _umask() -> int:
     return mask
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     try:
         dfd = os.open(folder, os.O_RDONLY)
     except OSError:  # pragma: no cover - e.g. Windows
@@ -107,20 +109,18 @@ def save(model: Autoencoder, directory: str | os.PathLike[str]) -> Path:
         ...     sorted(p.name for p in folder.iterdir())
         ['config.json', 'model.safetensors']
     """
+    model = unwrap_model(model)  # torch.compile / DDP wrappers save as the model inside
     if not isinstance(model, Autoencoder):
         raise TypeError(
             f"save() takes an autoencoders.Autoencoder, got {type(model).__name__}; for a bare "
             "nn.Module use safetensors.torch.save_model"
         )
-    model = getattr(model, "_orig_mod", model)  # torch.compile wrapper
     config = model.config  # raises early, before touching the disk
     folder = Path(directory)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"save() needs a folder, but {str(folder)!r} is a file")
     folder.mkdir(parents=True, exist_ok=True)
-    import autoencoders
-
-    meta = {"format": "pt", "library": "autoencoders", "version": autoencoders.__version__}
+    meta = {"format": "pt", "library": "autoencoders", "version": __version__}
     weights = _state_dict_bytes(model.state_dict(), meta)
     atomic_write_bytes(folder / WEIGHTS_NAME, weights)
     text = json.dumps(config, indent=2, sort_keys=False) + "\n"

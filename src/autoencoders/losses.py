@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
+from autoencoders._utils import unwrap_model
 from autoencoders.blocks.layers import apply_output_activation
 from autoencoders.registry import losses
 
@@ -234,6 +235,5 @@ def default_loss(model: Any) -> ReconstructionLoss | ELBOLoss:
         >>> default_loss(autoencoders.build("conv_ae"))
         ReconstructionLoss(recon='auto')
     """
-    model = getattr(model, "module", model)  # DistributedDataParallel
-    model = getattr(model, "_orig_mod", model)  # torch.compile
+    model = unwrap_model(model)
     return ELBOLoss() if getattr(model, "is_variational", False) else ReconstructionLoss()

@@ -55,7 +55,7 @@ class AutoencoderOutput:
         return apply_output_activation(self.logits, self.output_activation)
 
 
-def _jsonable(value: Any, where: str) -> Any:
+def to_jsonable(value: Any, where: str) -> Any:
     try:
         return json.loads(json.dumps(value))
     except (TypeError, ValueError) as exc:
@@ -149,6 +149,23 @@ class Autoencoder(nn.Module):
         return str(self.decoder.output_activation)
 
     @property
+    def pixel_range(self) -> tuple[float, float]:
+        """The range of the data the model reconstructs: ``(-1, 1)`` for tanh, else ``(0, 1)``.
+
+        Sigmoid models (trained with BCE) take data in [0, 1]; tanh models (the face VAE) take
+        [-1, 1]. Identity and ReLU outputs are given [0, 1], the range of the image datasets.
+        Data loaders, metrics and plots all ask the model, so the rule lives here only.
+
+        Example:
+            >>> import autoencoders
+            >>> autoencoders.build("vae", h=8, z=2).pixel_range
+            (0.0, 1.0)
+            >>> autoencoders.build("conv_vae").pixel_range
+            (-1.0, 1.0)
+        """
+        return (-1.0, 1.0) if self.output_activation == "tanh" else (0.0, 1.0)
+
+    @property
     def name(self) -> str | None:
         """The registered architecture name it was built from, if any."""
         return self.architecture["name"] if self.architecture else None
@@ -176,18 +193,50 @@ class Autoencoder(nn.Module):
                 f"got shape {tuple(x.shape)}"
             )
 
-    def forward(self, x: torch.Tensor) -> AutoencoderOutput:
+    def forward(
+        self,
+        x: torch.Tensor,
+        *,
+        sample: bool | None = None,
+        corrupt: bool | None = None,
+        generator: torch.Generator | None = None,
+    ) -> AutoencoderOutput:
         """Corrupt (training only), encode, bottleneck, decode.
+
+        Args:
+            x: a batch ``(N, *input_shape)``.
+            corrupt: apply the noise transform (True) or not (False) whatever the mode; None
+                (default) corrupts in training mode only.
+            sample: for a Gaussian bottleneck, draw ``z`` (True) or use the mean (False)
+                whatever the mode; None (default) samples in training mode only. Evaluating
+                the training objective as trained uses ``sample=True`` in eval mode.
+            generator: the generator of the corruption's and the bottleneck's draws, in that
+                order (reproducible evaluation).
 
         Raises:
             ValueError: ``x`` is not a batch of shape ``(N, *input_shape)``.
+
+        Example:
+            >>> import autoencoders
+            >>> vae = autoencoders.build("vae", h=16, z=2).eval()
+            >>> x = torch.rand(3, 1, 28, 28)
+            >>> a = vae(x, sample=True, generator=torch.Generator().manual_seed(0)).z
+            >>> b = vae(x, sample=True, generator=torch.Generator().manual_seed(0)).z
+            >>> torch.equal(a, b), torch.equal(vae(x).z, vae(x).mean)
+            (True, True)
         """
         self._check_input(x, "Autoencoder.forward")
         corrupted = None
-        if self.training and self.noise is not None:
-            corrupted = self.noise(x)
+        if corrupt is None:
+            corrupt = self.training
+        if corrupt and self.noise is not None:
+            corrupted = self.noise(x) if generator is None else self.noise(x, generator=generator)
             x = corrupted
-        b = self.bottleneck(self.encoder(x))
+        h = self.encoder(x)
+        if (sample is not None or generator is not None) and self.is_variational:
+            b = self.bottleneck(h, sample=sample, generator=generator)
+        else:
+            b = self.bottleneck(h)
         return AutoencoderOutput(
             logits=self.decoder(b.z),
             z=b.z,
@@ -271,9 +320,9 @@ class Autoencoder(nn.Module):
             spec = spec_of(module, kind)
             cfg[key] = {
                 "name": spec.name,
-                "kwargs": _jsonable(spec.kwargs, f"{kind} {spec.name!r}"),
+                "kwargs": to_jsonable(spec.kwargs, f"{kind} {spec.name!r}"),
             }
-        return _jsonable(cfg, "model config")
+        return to_jsonable(cfg, "model config")
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Autoencoder:

@@ -38,17 +38,25 @@ __all__ = [
     "UnknownArgumentError",
     "UnknownNameError",
     "bottlenecks",
+    "datasets",
     "decoders",
     "encoders",
+    "experiments",
     "load_plugins",
     "losses",
     "models",
     "noise",
+    "optimizers",
+    "registry_for",
+    "schedulers",
 ]
 
 logger = logging.getLogger(__name__)
 
 PLUGIN_GROUP = "autoencoders.plugins"
+
+#: Attribute holding ``(builder, kwargs)`` on what a registry built (read by ``spec_of``).
+BUILT_BY = "_built_by"
 
 T = TypeVar("T", bound=Callable[..., Any])
 
@@ -158,8 +166,15 @@ def _normalise(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
 
-def _did_you_mean(word: str, options: list[str]) -> str:
-    """The end of a sentence about ``word``: a close match as a question, else a full stop."""
+def did_you_mean(word: str, options: list[str]) -> str:
+    """The end of a sentence about ``word``: a close match as a question, else a full stop.
+
+    Example:
+        >>> "unknown optimizer 'adma'" + did_you_mean("adma", ["adam", "sgd"])
+        "unknown optimizer 'adma'; did you mean 'adam'?"
+        >>> did_you_mean("xyz", ["adam"])
+        '.'
+    """
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else "."
 
@@ -192,7 +207,7 @@ def check_kwargs(what: str, builder: Callable[..., Any], kwargs: dict[str, Any])
     bad = [k for k in kwargs if k not in accepted]
     if not bad:
         return
-    hints = "".join(_did_you_mean(k, accepted) for k in bad[:1])
+    hints = "".join(did_you_mean(k, accepted) for k in bad[:1])
     raise UnknownArgumentError(
         f"{what} got unexpected keyword argument{'s' if len(bad) > 1 else ''} "
         f"{', '.join(repr(b) for b in bad)}{hints} Accepted: {', '.join(accepted) or '(none)'}."
@@ -294,11 +309,6 @@ class Registry(Generic[T]):
         self._entries[key] = obj
         for a in map(_normalise, aliases):
             self._aliases[a] = key
-        # let a class know its registered name, so instances can be saved by name
-        if isinstance(obj, type):
-            names = dict(getattr(obj, "__registry_names__", {}))
-            names[self.kind] = key
-            obj.__registry_names__ = names  # type: ignore[attr-defined]
         return obj
 
     def unregister(self, name: str) -> T:
@@ -323,7 +333,7 @@ class Registry(Generic[T]):
         if key not in self._entries:
             known = self.names()
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}{_did_you_mean(key, known + sorted(self._aliases))}"
+                f"unknown {self.kind} {name!r}{did_you_mean(key, known + sorted(self._aliases))}"
                 f" Registered {self.kind}s: {', '.join(known) or '(none)'}. If it comes from a "
                 f"plugin, install the package that provides it (entry-point group {PLUGIN_GROUP!r})."
             )
@@ -339,9 +349,13 @@ class Registry(Generic[T]):
         builder = self._entries[key]
         check_kwargs(f"{self.kind} {key!r}", builder, kwargs)
         obj = builder(**kwargs)
-        if not inspect.isclass(builder) and hasattr(obj, "__dict__"):
-            # a factory function: remember how to rebuild what it made, by name
-            obj.__dict__.setdefault("_registry_spec", (self.kind, key, dict(kwargs)))
+        # the one record of how to rebuild it (see autoencoders.blocks.base.built_by): a class
+        # that records its own arguments (a Block, defaults included) keeps its record; what a
+        # factory made, or a class that records nothing, is remembered as this call
+        if hasattr(obj, "__dict__") and (
+            not inspect.isclass(builder) or BUILT_BY not in obj.__dict__
+        ):
+            obj.__dict__[BUILT_BY] = (builder, dict(kwargs))
         return obj
 
     def names(self, pattern: str | None = None, *, load: bool = True) -> list[str]:
@@ -366,6 +380,23 @@ class Registry(Generic[T]):
         if pattern is not None:
             out = [n for n in out if fnmatch.fnmatch(n, _normalise(pattern))]
         return out
+
+    def name_of(self, builder: object) -> str | None:
+        """The registered name of ``builder`` itself (compared by identity), or None.
+
+        Only the very object that was registered counts: an unregistered subclass of a
+        registered class has no name.
+
+        Example:
+            >>> reg = Registry("widget")
+            >>> square = reg.register("square")(lambda side=2: side * side)
+            >>> reg.name_of(square), reg.name_of(len)
+            ('square', None)
+        """
+        for key, entry in self._entries.items():
+            if entry is builder:
+                return key
+        return None
 
     def aliases(self) -> dict[str, str]:
         """Mapping of each alias to the name it stands for."""
@@ -399,3 +430,45 @@ models: Registry[Any] = Registry("model")
 losses: Registry[Any] = Registry("loss")
 #: The noise (corruption) transforms for denoising.
 noise: Registry[Any] = Registry("noise transform")
+#: Optimizer factories ``(params, **kwargs) -> torch.optim.Optimizer`` (adam, adamw, sgd, ...).
+optimizers: Registry[Any] = Registry("optimizer")
+#: LR-scheduler factories ``(optimizer, **kwargs) -> scheduler`` (step, cosine, plateau, ...).
+schedulers: Registry[Any] = Registry("scheduler")
+#: Datasets, each a loader returning train/validation/test splits (fashion_mnist, mnist, ...).
+datasets: Registry[Any] = Registry("dataset")
+#: Experiments: named sweeps with their comparison figures (filled by :mod:`autoencoders.runs`).
+experiments: Registry[Any] = Registry("experiment")
+
+_LIBRARY_REGISTRIES = {
+    r.kind: r
+    for r in (
+        encoders,
+        bottlenecks,
+        decoders,
+        models,
+        losses,
+        noise,
+        optimizers,
+        schedulers,
+        datasets,
+        experiments,
+    )
+}
+
+
+def registry_for(kind: str) -> Registry[Any]:
+    """The library's registry of ``kind`` (``"encoder"``, ``"noise transform"``, ...).
+
+    Raises:
+        ValueError: no registry of that kind.
+
+    Example:
+        >>> registry_for("encoder") is encoders
+        True
+    """
+    try:
+        return _LIBRARY_REGISTRIES[kind]
+    except KeyError:
+        raise ValueError(
+            f"no registry of kind {kind!r}; kinds: {', '.join(sorted(_LIBRARY_REGISTRIES))}"
+        ) from None

@@ -17,10 +17,10 @@ from typing import Any
 
 from torch import nn
 
-from autoencoders.model import Autoencoder, _jsonable
+from autoencoders.model import Autoencoder, to_jsonable
 from autoencoders.registry import (
     UnknownArgumentError,
-    _did_you_mean,
+    did_you_mean,
     accepted_parameters,
     bottlenecks,
     check_kwargs,
@@ -470,7 +470,7 @@ def build(name: str, /, *, noise: Any = None, **kwargs: Any) -> Autoencoder:
                 options = accepted + noise_accepted
                 raise UnknownArgumentError(
                     f"model {key!r} with noise {noise!r} got unexpected keyword argument "
-                    f"{unknown[0]!r}{_did_you_mean(unknown[0], options)} Accepted: "
+                    f"{unknown[0]!r}{did_you_mean(unknown[0], options)} Accepted: "
                     f"{', '.join(accepted)} (model); {', '.join(noise_accepted) or '(none)'} "
                     "(noise transform)."
                 )
@@ -485,7 +485,7 @@ def build(name: str, /, *, noise: Any = None, **kwargs: Any) -> Autoencoder:
     if noise is not None and not isinstance(noise, nn.Module):
         record["noise"] = noise
     try:
-        arch_kwargs = _jsonable(record, f"arguments of model {key!r}")
+        arch_kwargs = to_jsonable(record, f"arguments of model {key!r}")
     except TypeError:
         arch_kwargs = None
     model.architecture = {"name": key, "kwargs": arch_kwargs}

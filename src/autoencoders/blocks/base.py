@@ -15,13 +15,17 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from autoencoders.registry import BUILT_BY, registry_for
+
 __all__ = [
+    "BUILT_BY",
     "Block",
     "BlockSpec",
     "Bottleneck",
     "BottleneckOutput",
     "Decoder",
     "Encoder",
+    "built_by",
     "spec_of",
 ]
 
@@ -48,13 +52,30 @@ class BlockSpec:
         return cls(str(data["name"]), dict(data.get("kwargs") or {}))
 
 
+# The one record of how an object is rebuilt, ``obj.__dict__[BUILT_BY] = (builder, kwargs)``,
+# written by Block's constructor (builder: the class) and by Registry.build (builder: the
+# registered factory); spec_of turns it into a name through the registry.
+
+
+def built_by(obj: Any) -> tuple[Any, dict[str, Any]] | None:
+    """``(builder, kwargs)`` recorded when ``obj`` was built, or None.
+
+    Example:
+        >>> from autoencoders.blocks import MLPEncoder
+        >>> builder, kwargs = built_by(MLPEncoder(input_shape=(1, 2, 2), hidden=[3]))
+        >>> builder is MLPEncoder, kwargs["hidden"]
+        (True, [3])
+    """
+    return getattr(obj, "__dict__", {}).get(BUILT_BY)
+
+
 def _capture_init(init: Any) -> Any:
     sig = inspect.signature(init)
 
     @functools.wraps(init)
     def wrapped(self: Any, *args: Any, **kwargs: Any) -> None:
         # the outermost (most derived) __init__ records; calls to super().__init__ don't
-        if "_block_kwargs" not in self.__dict__:
+        if BUILT_BY not in self.__dict__:
             bound = sig.bind(self, *args, **kwargs)
             bound.apply_defaults()
             recorded: dict[str, Any] = {}
@@ -70,17 +91,17 @@ def _capture_init(init: Any) -> Any:
                         )
                 else:
                     recorded[pname] = value
-            object.__setattr__(self, "_block_kwargs", recorded)
+            object.__setattr__(self, BUILT_BY, (type(self), recorded))
         init(self, *args, **kwargs)
 
     return wrapped
 
 
 class Block(nn.Module):
-    """An ``nn.Module`` that remembers the keyword arguments it was built with.
+    """An ``nn.Module`` that remembers how it was built: its class and keyword arguments.
 
-    The registry name comes from the registry the class was registered in; the kwargs are
-    recorded when the instance is constructed. Together they form :func:`spec_of`.
+    Constructing a block records ``(class, kwargs)`` (see :func:`built_by`); the registry
+    maps the class back to its name when the block is saved (:func:`spec_of`).
     """
 
     #: The registry kind used to look up the name of a class (``"encoder"``, ``"bottleneck"``, ...).
@@ -97,33 +118,41 @@ class Block(nn.Module):
     @property
     def config(self) -> dict[str, Any]:
         """The constructor keywords of this block (a copy)."""
-        return dict(self.__dict__.get("_block_kwargs", {}))
+        record = built_by(self)
+        return dict(record[1]) if record else {}
 
 
 def spec_of(module: nn.Module, kind: str) -> BlockSpec:
     """The :class:`BlockSpec` that rebuilds ``module`` through the ``kind`` registry.
 
+    The name is whatever the ``kind`` registry holds the recorded builder under (the block's
+    class, or the factory it was built by); an unregistered subclass of a registered class
+    has no name.
+
     Raises:
-        TypeError: if the module's class is not registered as a ``kind``, or it was not
-            constructed with recordable keyword arguments.
+        TypeError: if the builder is not registered as a ``kind``, or the module was not
+            built in a way that recorded its keyword arguments.
+
+    Example:
+        >>> import autoencoders
+        >>> spec_of(autoencoders.build("vae", h=8, z=2).bottleneck, "bottleneck")
+        BlockSpec(name='gaussian', kwargs={'in_features': 8, 'z': 2, 'sample_in_eval': False})
     """
-    made_by = module.__dict__.get("_registry_spec")
-    if made_by is not None and made_by[0] == kind:
-        return BlockSpec(made_by[1], dict(made_by[2]))
-    # only the class itself counts: an unregistered subclass must not pass as its parent
-    names = type(module).__dict__.get("__registry_names__", {})
-    if kind not in names:
+    record = built_by(module)
+    if record is None:
+        raise TypeError(
+            f"{type(module).__name__} did not record its constructor arguments; subclass "
+            f"autoencoders.blocks.Block (or Encoder/Bottleneck/Decoder) so it can be saved"
+        )
+    builder, kwargs = record
+    name = registry_for(kind).name_of(builder)
+    if name is None:
         raise TypeError(
             f"{type(module).__name__} is not a registered {kind}, so it cannot be saved by name. "
             f"Register it with @autoencoders.register_{kind.replace(' transform', '')}('name') "
             f"(or build it through the registry)."
         )
-    if "_block_kwargs" not in module.__dict__:
-        raise TypeError(
-            f"{type(module).__name__} did not record its constructor arguments; subclass "
-            f"autoencoders.blocks.Block (or Encoder/Bottleneck/Decoder) so it can be saved"
-        )
-    return BlockSpec(names[kind], dict(module.__dict__["_block_kwargs"]))
+    return BlockSpec(name, dict(kwargs))
 
 
 class Encoder(Block):

@@ -90,10 +90,27 @@ class GaussianBottleneck(Bottleneck):
         self.mean = nn.Linear(self.in_features, self.z_dim)
         self.logvar = nn.Linear(self.in_features, self.z_dim)
 
-    def forward(self, h: torch.Tensor) -> BottleneckOutput:
+    def forward(
+        self,
+        h: torch.Tensor,
+        *,
+        sample: bool | None = None,
+        generator: torch.Generator | None = None,
+    ) -> BottleneckOutput:
+        """Heads, then ``z``: a draw when ``sample`` (default: training or ``sample_in_eval``).
+
+        Args:
+            h: encoder features ``(B, in_features)``.
+            sample: draw ``z`` (True) or return the mean (False) whatever the mode; None
+                follows the mode.
+            generator: the generator of ``eps``, drawn as
+                ``torch.randn(mean.shape, generator=generator, device=..., dtype=...)``.
+        """
         mean, logvar = self.mean(h), self.logvar(h)
-        if self.training or self.sample_in_eval:
-            eps = torch.randn_like(mean)
+        if sample is None:
+            sample = self.training or self.sample_in_eval
+        if sample:
+            eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
             z = mean + torch.exp(0.5 * logvar) * eps
         else:
             z = mean

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autoencoders.io import _fsync_dir, atomic_write_bytes
+from autoencoders.io import fsync_dir, atomic_write_bytes
 from autoencoders.training.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -88,13 +88,13 @@ def write_folder(folder: str | os.PathLike[str], files: Mapping[str, bytes]) -> 
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(folder, old)
         os.replace(tmp, folder)
-        _fsync_dir(folder.parent)
+        fsync_dir(folder.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

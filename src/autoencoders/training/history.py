@@ -7,13 +7,39 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, overload
 
 from autoencoders.io import atomic_write_bytes
 
-__all__ = ["History"]
+__all__ = ["TRAIN_KEYS", "VAL_KEYS", "History"]
+
+#: Keys read as the training loss, in order of preference (``History.series(TRAIN_KEYS)``).
+TRAIN_KEYS = ("train_loss", "loss", "train")
+#: Keys read as the validation loss, in order of preference.
+VAL_KEYS = ("val_loss", "validation_loss", "val")
+#: Columns of a record that are not loss parts.
+_NOT_PARTS = frozenset(
+    {"loss", "lr", "seconds", "samples_per_s", "samples_per_second", "epoch", "time"}
+)
+
+
+def _flatten(rec: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"loss": 1, "kl": 2}}`` -> ``{"train_loss": 1, "train_kl": 2}``."""
+    flat: dict[str, Any] = {}
+    for key, value in rec.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}_"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class History:
@@ -89,21 +115,113 @@ class History:
         Raises:
             ValueError: unknown ``mode``, or no record has a finite value of ``key``.
         """
+        return dict(self.records[self.best_index(key, mode)])
+
+    # -- reading records the way plots and reports need them ------------------------------
+    @classmethod
+    def coerce(cls, history: Any) -> History:
+        """A :class:`History` from what users hold: a History, records, or a file.
+
+        Accepts a History (returned as is), a list of per-epoch records (dicts, possibly
+        nested as ``{"train": {"loss": ...}}``, which are flattened to ``train_loss``; or
+        dataclasses), ``{"records": [...]}``, or the path of a ``history.json``.
+
+        Raises:
+            TypeError: for anything else.
+
+        Example:
+            >>> History.coerce([{"epoch": 1, "train": {"loss": 2.0, "kl": 0.5}}]).records
+            [{'epoch': 1, 'train_loss': 2.0, 'train_kl': 0.5}]
+        """
+        if isinstance(history, History):
+            return history
+        if isinstance(history, (str, os.PathLike)):
+            return cls.from_json(Path(history))
+        if isinstance(history, Mapping) and "records" in history:
+            history = history["records"]
+        elif isinstance(history, Mapping) and "epochs" in history:
+            history = history["epochs"]
+        elif hasattr(history, "to_dicts"):
+            history = history.to_dicts()
+        if not isinstance(history, Iterable) or isinstance(history, (str, bytes, Mapping)):
+            raise TypeError(
+                "history must be a History, a list of per-epoch records (dicts), or the path "
+                f"of a history.json, got {type(history).__name__}"
+            )
+        records = []
+        for rec in history:
+            if is_dataclass(rec) and not isinstance(rec, type):
+                rec = asdict(rec)
+            elif not isinstance(rec, Mapping):
+                raise TypeError(
+                    f"a per-epoch record must be a dict or a dataclass, got {type(rec).__name__}"
+                )
+            records.append(_flatten(rec))
+        return cls(records)
+
+    def series(self, keys: str | Sequence[str]) -> list[float] | None:
+        """The first of ``keys`` that any record holds a number for, as floats (NaN where missing).
+
+        Example:
+            >>> History([{"val_loss": 2.0}, {}]).series(VAL_KEYS)
+            [2.0, nan]
+            >>> History([{"train_loss": 1.0}]).series("val_loss") is None
+            True
+        """
+        for key in (keys,) if isinstance(keys, str) else keys:
+            values = [r.get(key) for r in self.records]
+            if any(_number(v) for v in values):
+                return [float(v) if _number(v) else math.nan for v in values]
+        return None
+
+    def epochs(self) -> list[float]:
+        """The ``epoch`` of each record (1, 2, ... when some record lacks one)."""
+        values = [r.get("epoch") for r in self.records]
+        if all(_number(e) for e in values):
+            return [float(e) for e in values]  # type: ignore[arg-type]
+        return [float(i + 1) for i in range(len(self.records))]
+
+    def loss_parts(self) -> list[str]:
+        """Names of the loss parts recorded as ``train_<part>`` / ``val_<part>`` (e.g. recon, kl).
+
+        Example:
+            >>> History([{"train_loss": 3, "train_recon": 2, "train_kl": 1, "lr": 0.1}]).loss_parts()
+            ['recon', 'kl']
+        """
+        names: list[str] = []
+        for rec in self.records:
+            for key in rec:
+                for split in ("train_", "val_"):
+                    part = key[len(split) :] if key.startswith(split) else None
+                    if part and part not in _NOT_PARTS and part not in names:
+                        names.append(part)
+        return names
+
+    def monitor_key(self) -> str:
+        """The key "best" is ranked by: ``val_loss`` when any record has it, else ``train_loss``."""
+        return "val_loss" if any("val_loss" in r for r in self.records) else "train_loss"
+
+    def best_index(self, key: str | None = None, mode: str = "min") -> int:
+        """Position (0-based) of the :meth:`best` record.
+
+        Example:
+            >>> History([{"val_loss": 2.0}, {"val_loss": 1.0}, {"val_loss": 1.5}]).best_index()
+            1
+        """
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        if key is None:
-            key = "val_loss" if any("val_loss" in r for r in self.records) else "train_loss"
+        key = key or self.monitor_key()
         scored = [
             (float(r[key]), i)
             for i, r in enumerate(self.records)
-            if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])
+            if _number(r.get(key)) and math.isfinite(r[key])
         ]
         if not scored:
             raise ValueError(
                 f"no record has a finite {key!r}; keys: {', '.join(self.keys) or 'none (empty)'}"
             )
         pick = min(scored) if mode == "min" else max(scored, key=lambda t: (t[0], -t[1]))
-        return dict(self.records[pick[1]])
+        return pick[1]
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """The records as a JSON list; written atomically to ``path`` when given."""

@@ -1,0 +1,171 @@
+"""The few private helpers shared across the library: one way to do each cross-cutting job.
+
+* :func:`unwrap_model` — the bare module behind ``torch.compile`` and DDP wrappers;
+* :func:`evaluating` — eval mode and no gradients, the previous mode restored afterwards;
+* :func:`device_of` — the device of a module's parameters;
+* :func:`iter_batches` / :func:`gather` — user data (tensors, arrays, ``(x, y)`` pairs,
+  datasets, loaders) as ``(x, y)`` batches, or all of it as two tensors.
+
+Nothing here is public API: modules of the library import these names, users do not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+__all__ = ["device_of", "evaluating", "gather", "iter_batches", "unwrap_model"]
+
+
+def unwrap_model(model: Any) -> Any:
+    """The module inside any nesting of ``torch.compile`` and ``DistributedDataParallel``.
+
+    Example:
+        >>> import autoencoders
+        >>> m = autoencoders.build("ae", h=8, z=2)
+        >>> unwrap_model(torch.compile(m)) is m
+        True
+    """
+    seen = 0
+    while seen < 8:  # compile(DDP(compile(m))) at the deepest in practice
+        inner = getattr(model, "_orig_mod", None)  # torch.compile's OptimizedModule
+        if inner is None and isinstance(model, nn.parallel.DistributedDataParallel):
+            inner = model.module
+        if inner is None:
+            return model
+        model, seen = inner, seen + 1
+    return model
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """The device of the first parameter (or buffer); the CPU for a module without either."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode without gradients for the ``with`` block; the previous mode is restored.
+
+    Example:
+        >>> import autoencoders
+        >>> m = autoencoders.build("ae", h=8, z=2).train()
+        >>> with evaluating(m):
+        ...     m.training, torch.is_grad_enabled()
+        (False, False)
+        >>> m.training
+        True
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def _as_float_tensor(x: Any, what: str) -> torch.Tensor:
+    if type(x).__module__.startswith("numpy"):
+        x = torch.as_tensor(x)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{what} items must be tensors (or NumPy arrays), got {type(x).__name__}; convert "
+            "images with torchvision.transforms.ToTensor() or autoencoders.data.from_tensors"
+        )
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{what} has dtype {x.dtype}; models take floating-point data in their pixel range "
+            "(autoencoders.data.from_tensors scales uint8 images)"
+        )
+    return x
+
+
+def _is_array(obj: Any) -> bool:
+    return isinstance(obj, torch.Tensor) or type(obj).__module__.startswith("numpy")
+
+
+def iter_batches(
+    data: Any, batch_size: int, *, what: str = "data"
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Yield ``(x, y)`` batches of ``data`` in order (``y`` is None when there are no labels).
+
+    ``data`` is a tensor or array of inputs, an ``(x, y)`` pair of them, a ``Dataset`` (of
+    ``x`` or ``(x, y, ...)`` items), a ``DataLoader`` or any iterable of such batches.
+
+    Raises:
+        TypeError: for train/validation/test splits (pass one split), non-float inputs, or
+            something that is not data.
+
+    Example:
+        >>> x, y = torch.rand(5, 1, 2, 2), torch.arange(5)
+        >>> [(len(a), b.tolist()) for a, b in iter_batches((x, y), 2)]
+        [(2, [0, 1]), (2, [2, 3]), (1, [4])]
+        >>> [b for _, b in iter_batches(x, 4)]
+        [None, None]
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if hasattr(data, "train") and hasattr(data, "test") and not isinstance(data, Dataset):
+        raise TypeError(
+            f"got train/validation/test splits as {what}; pass one split, e.g. splits.test"
+        )
+    if isinstance(data, (tuple, list)) and 1 <= len(data) <= 2 and all(map(_is_array, data)):
+        data = TensorDataset(*(torch.as_tensor(t) for t in data))
+    if _is_array(data):
+        x = _as_float_tensor(data, what)
+        for i in range(0, len(x), batch_size):
+            yield x[i : i + batch_size], None
+        return
+    if isinstance(data, TensorDataset):
+        x = _as_float_tensor(data.tensors[0], what)
+        y = data.tensors[1] if len(data.tensors) > 1 else None
+        for i in range(0, len(x), batch_size):
+            yield x[i : i + batch_size], (y[i : i + batch_size] if y is not None else None)
+        return
+    if isinstance(data, Dataset):
+        data = DataLoader(data, batch_size=batch_size, shuffle=False)
+    if isinstance(data, (str, bytes, dict)) or not hasattr(data, "__iter__"):
+        raise TypeError(
+            f"{what} must be a tensor, an (x, y) pair of tensors, a Dataset or a DataLoader, "
+            f"got {type(data).__name__}"
+        )
+    for item in data:
+        if isinstance(item, (tuple, list)):
+            if not item:
+                raise ValueError(f"{what} yields empty items; expected x or (x, label)")
+            x, y = item[0], (item[1] if len(item) > 1 else None)
+        else:
+            x, y = item, None
+        yield _as_float_tensor(x, what), (torch.as_tensor(y) if y is not None else None)
+
+
+def gather(
+    data: Any, batch_size: int = 4096, *, need_labels: bool = False, what: str = "data"
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """All of ``data`` as one ``(x, y)`` pair of tensors (``y`` None without labels).
+
+    Raises:
+        ValueError: ``data`` is empty, or has no labels while ``need_labels`` is set.
+
+    Example:
+        >>> x, y = gather((torch.rand(5, 3), torch.arange(5)), batch_size=2)
+        >>> x.shape, y.tolist()
+        (torch.Size([5, 3]), [0, 1, 2, 3, 4])
+    """
+    xs, ys = [], []
+    for x, y in iter_batches(data, batch_size, what=what):
+        xs.append(x)
+        ys.append(y)
+    if not xs:
+        raise ValueError(f"{what} is empty")
+    labels = None if any(y is None for y in ys) else torch.cat([y.reshape(-1) for y in ys])
+    if need_labels and labels is None:
+        raise ValueError(f"{what} has no labels; give (x, y) items or an (x, y) pair")
+    return torch.cat(xs), labels

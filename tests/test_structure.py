@@ -1,0 +1,162 @@
+"""The package's structure rules, checked from the source: the layers stay composable.
+
+* no import circle between modules of ``src/autoencoders`` (module-level, function-local and
+  ``TYPE_CHECKING`` imports all count; the implicit import of a parent package does not);
+* no module takes an underscore name from another module of the library, by import or by
+  attribute (``plots._records``): shared private helpers live in underscore modules made for
+  them, such as ``autoencoders/_utils.py``;
+* no file over 600 lines, and ``cli.py`` under 400: the command line only parses and prints.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "autoencoders"
+MAX_LINES = 600
+MAX_CLI_LINES = 400
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _is_package(name: str) -> bool:
+    return MODULES[name].name == "__init__.py"
+
+
+def _absolute(module: str, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    base = module.split(".")
+    if not _is_package(module):
+        base = base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _imports(module: str) -> list[tuple[str, str | None, int]]:
+    """``(imported module, imported name or None, line)`` for every import in ``module``."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    found: list[tuple[str, str | None, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(a.name, None, node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            target = _absolute(module, node)
+            for a in node.names:
+                sub = f"{target}.{a.name}"
+                if sub in MODULES:  # ``from pkg import submodule``
+                    found.append((sub, None, node.lineno))
+                else:
+                    found.append((target, a.name, node.lineno))
+    return [(m, n, line) for m, n, line in found if m in MODULES and m != module]
+
+
+GRAPH = {m: sorted({t for t, _, _ in _imports(m)}) for m in MODULES}
+
+
+def _cycles() -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in GRAPH[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in GRAPH:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_module_graph_is_read() -> None:
+    # guards the checks below against reading nothing
+    assert "autoencoders.model" in GRAPH["autoencoders.io"]
+    assert "autoencoders.registry" in GRAPH["autoencoders.zoo"]
+    assert len(MODULES) > 20
+
+
+def test_no_import_circles() -> None:
+    cycles = _cycles()
+    described = [
+        " <-> ".join(c)
+        + ": "
+        + "; ".join(f"{m} imports {', '.join(set(GRAPH[m]) & set(c))}" for m in c)
+        for c in cycles
+    ]
+    assert not cycles, "import circles:\n" + "\n".join(described)
+
+
+def _private_uses(module: str) -> list[str]:
+    bad = [
+        f"{module}:{line} imports {name} from {target}"
+        for target, name, line in _imports(module)
+        if name and name.startswith("_") and not name.startswith("__")
+    ]
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    aliases: dict[str, str] = {}  # local name -> library module it is bound to
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name in MODULES and a.asname:
+                    aliases[a.asname] = a.name
+        elif isinstance(node, ast.ImportFrom):
+            target = _absolute(module, node)
+            for a in node.names:
+                if f"{target}.{a.name}" in MODULES:
+                    aliases[a.asname or a.name] = f"{target}.{a.name}"
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and aliases[node.value.id] != module
+        ):
+            bad.append(f"{module}:{node.lineno} uses {node.value.id}.{node.attr}")
+    return bad
+
+
+def test_no_module_takes_private_names_from_another() -> None:
+    bad = [b for m in MODULES for b in _private_uses(m)]
+    assert not bad, "private names used across modules:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.name)
+def test_files_stay_small(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    limit = MAX_CLI_LINES if path == PACKAGE / "cli.py" else MAX_LINES
+    assert lines <= limit, f"{path.relative_to(SRC)} has {lines} lines; the limit is {limit}"
