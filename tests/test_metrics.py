@@ -149,7 +149,74 @@ def test_psnr_formula() -> None:
     assert M.psnr(tanh, xt) == pytest.approx(M.psnr_from_mse(M.mse_per_pixel(tanh, xt), 2.0))
 
 
+class _Compiled(torch.nn.Module):
+    """Stands for ``torch.compile(model)`` (slow to set up): the model sits in ``_orig_mod``."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self._orig_mod = model
+
+    def forward(self, *args, **kwargs):
+        raise AssertionError("the wrapper was run instead of the model inside it")
+
+
+def test_psnr_follows_the_model_pixel_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data range of PSNR is ``high - low`` of ``model.pixel_range``: 2 for a tanh output,
+    whatever wraps the model, and whatever the model says when its range is changed."""
+    torch.manual_seed(0)
+    tanh = autoencoders.build("vae", h=8, z=2, output_activation="tanh")
+    assert tanh.pixel_range == (-1.0, 1.0)
+    xt = torch.rand(6, 1, 28, 28) * 2 - 1
+    mse = M.mse_per_pixel(tanh, xt)
+    assert M.psnr(tanh, xt) == pytest.approx(10 * math.log10(4 / mse))
+    assert M.psnr(_Compiled(tanh), xt) == pytest.approx(M.psnr(tanh, xt))
+    assert M.psnr(tanh, xt, data_range=1.0) == pytest.approx(10 * math.log10(1 / mse))
+    splits = {"train": xt, "test": xt}
+    out = M.evaluate_model(tanh, splits, k=2, include_pca=False, include_probe=False)
+    assert out["test_psnr"] == pytest.approx(M.psnr_from_mse(out["test_mse"], 2.0))
+    monkeypatch.setattr(
+        autoencoders.Autoencoder, "pixel_range", property(lambda self: (0.0, 255.0))
+    )
+    assert M.psnr(tanh, xt) == pytest.approx(M.psnr_from_mse(mse, 255.0))
+    out = M.evaluate_model(tanh, splits, k=2, include_pca=False, include_probe=False)
+    assert out["test_psnr"] == pytest.approx(M.psnr_from_mse(out["test_mse"], 255.0))
+
+
+def test_metrics_unwrap_compiled_models(trained_vae, images) -> None:
+    x = images[0][:16]
+    assert M.mse_per_pixel(_Compiled(trained_vae), x) == M.mse_per_pixel(trained_vae, x)
+    assert M.elbo(_Compiled(trained_vae), x) == M.elbo(trained_vae, x)
+    assert M.iwae_nll(_Compiled(trained_vae), x, k=3) == M.iwae_nll(trained_vae, x, k=3)
+
+
 # -- ELBO and IWAE --------------------------------------------------------------------------------
+def test_elbo_draws_follow_the_documented_protocol(trained_vae, images) -> None:
+    """For each batch in order and each of the ``n_samples`` draws, eps =
+    torch.randn(mean.shape, generator=gen) with gen = torch.Generator(device).manual_seed(seed);
+    the KL is exact. Recomputed here batch by batch with torch.distributions."""
+    x = images[0][:13]
+    got = M.elbo(trained_vae, x, n_samples=2, seed=5, batch_size=5, reduction="none")
+    gen = torch.Generator("cpu").manual_seed(5)
+    recon, kl = [], []
+    with torch.no_grad():
+        for xb in x.split(5):
+            b = trained_vae.encode_output(xb)
+            std = torch.exp(0.5 * b.logvar)
+            r = torch.zeros(len(xb), dtype=torch.float64)
+            for _ in range(2):
+                eps = torch.randn(b.mean.shape, generator=gen, dtype=b.mean.dtype)
+                logits = trained_vae.decode(b.mean + std * eps)
+                ll = Bernoulli(logits=logits, validate_args=False).log_prob(xb).flatten(1).sum(1)
+                r -= ll.double() / 2
+            recon.append(r)
+            kl.append(gaussian_kl(b.mean, b.logvar).double())
+    torch.testing.assert_close(got["recon"], torch.cat(recon), rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(got["kl"], torch.cat(kl))
+    torch.testing.assert_close(got["neg_elbo"], got["recon"] + got["kl"])
+    again = M.elbo(trained_vae, x, n_samples=2, seed=5, batch_size=5, reduction="none")
+    assert torch.equal(again["recon"], got["recon"])
+
+
 def test_elbo_needs_a_vae() -> None:
     with pytest.raises(TypeError, match="Gaussian bottleneck"):
         M.elbo(autoencoders.build("ae", h=8, z=2), torch.rand(2, 1, 28, 28))

@@ -136,11 +136,13 @@ class History:
         if isinstance(history, History):
             return history
         if isinstance(history, (str, os.PathLike)):
-            return cls.from_json(Path(history))
-        if isinstance(history, Mapping) and "records" in history:
+            history = cls.from_json(Path(history)).records  # flattened below, like a list
+        elif isinstance(history, Mapping) and "records" in history:
             history = history["records"]
         elif isinstance(history, Mapping) and "epochs" in history:
             history = history["epochs"]
+        elif hasattr(history, "records") and not isinstance(history, Mapping):
+            history = history.records  # a History-like object
         elif hasattr(history, "to_dicts"):
             history = history.to_dicts()
         if not isinstance(history, Iterable) or isinstance(history, (str, bytes, Mapping)):
