@@ -19,5 +19,5 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     monkeypatch.delenv(data.DOWNLOAD_ENV_VAR, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(data, "DEBIAN_DATASETS_DIR", tmp_path / "debian")
+    monkeypatch.setattr(data.locate, "DEBIAN_DATASETS_DIR", tmp_path / "debian")
     return tmp_path

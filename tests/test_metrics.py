@@ -481,7 +481,7 @@ def test_real_fashion_mnist_baselines(monkeypatch: pytest.MonkeyPatch, tmp_path:
 
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(data, "DEBIAN_DATASETS_DIR", FASHION.parent)
+    monkeypatch.setattr(data.locate, "DEBIAN_DATASETS_DIR", FASHION.parent)
     splits = data.load_dataset("fashion-mnist", limit=3000)
     (xa, ya), (xb, yb) = splits.tensors("train"), splits.tensors("test")
     pca = {k: M.pca_baseline_mse(xa, xb, k) for k in (2, 20, 50)}

@@ -14,6 +14,7 @@ Register your own blocks with :func:`register_encoder`, :func:`register_bottlene
 :func:`register_model`; they build, train, save and load like the built-in ones.
 """
 
+from autoencoders import data as data
 from autoencoders import losses as losses
 from autoencoders._version import __version__
 from autoencoders import noise as noise
@@ -78,6 +79,7 @@ __all__ = [
     "bottlenecks",
     "build",
     "compose",
+    "data",
     "decoders",
     "encoders",
     "list_models",

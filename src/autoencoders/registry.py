@@ -166,17 +166,27 @@ def _normalise(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
 
-def did_you_mean(word: str, options: list[str]) -> str:
+def did_you_mean(word: str, options: list[str], *, dashes: bool = False) -> str:
     """The end of a sentence about ``word``: a close match as a question, else a full stop.
+
+    Args:
+        word: what the user wrote (normalised like the options).
+        options: the valid names.
+        dashes: spell the suggestion with ``-`` instead of ``_``, as the user did (registry
+            names are stored with ``_`` and match either).
 
     Example:
         >>> "unknown optimizer 'adma'" + did_you_mean("adma", ["adam", "sgd"])
         "unknown optimizer 'adma'; did you mean 'adam'?"
+        >>> did_you_mean("fashion_mnst", ["fashion_mnist"], dashes=True)
+        "; did you mean 'fashion-mnist'?"
         >>> did_you_mean("xyz", ["adam"])
         '.'
     """
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else "."
+    if not close:
+        return "."
+    return f"; did you mean {close[0].replace('_', '-') if dashes else close[0]!r}?"
 
 
 def accepted_parameters(builder: Callable[..., Any]) -> tuple[list[str], bool]:
@@ -333,7 +343,8 @@ class Registry(Generic[T]):
         if key not in self._entries:
             known = self.names()
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}{did_you_mean(key, known + sorted(self._aliases))}"
+                f"unknown {self.kind} {name!r}"
+                f"{did_you_mean(key, known + sorted(self._aliases), dashes='-' in name)}"
                 f" Registered {self.kind}s: {', '.join(known) or '(none)'}. If it comes from a "
                 f"plugin, install the package that provides it (entry-point group {PLUGIN_GROUP!r})."
             )

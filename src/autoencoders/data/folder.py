@@ -1,0 +1,190 @@
+"""A folder of images as a dataset, flat (unlabelled) or one sub-folder per class."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from autoencoders.data._checks import (
+    ImageSize,
+    PixelRangeLike,
+    check_channels,
+    check_fraction,
+    check_image_size,
+    check_limit,
+    check_seed,
+)
+from autoencoders.data.images import GRAY_MODES, IMAGE_EXTENSIONS, image_header, image_splits
+from autoencoders.data.pixels import resolve_pixel_range
+from autoencoders.data.splits import DataSplits, seeded_permutation
+from autoencoders.registry import datasets
+
+__all__ = ["list_images", "load_image_folder"]
+
+
+def list_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """The image files directly in ``folder`` (by :data:`IMAGE_EXTENSIONS`), sorted.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     for name in ("b.PNG", "a.jpg", "notes.txt"):
+        ...         _ = Path(d, name).write_bytes(b"")
+        ...     [p.name for p in list_images(d)]
+        ['a.jpg', 'b.PNG']
+    """
+    return sorted(
+        p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
+
+
+def _labelled_files(folder: Path) -> tuple[list[Path], list[int], tuple[str, ...] | None]:
+    """Files, labels and class names: flat (labels -1) or one sub-folder per class."""
+    files = list_images(folder)
+    if files:
+        return files, [-1] * len(files), None
+    subdirs = sorted(p for p in folder.iterdir() if p.is_dir())
+    per_class = [
+        (d.name, sorted(f for f in d.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS))
+        for d in subdirs
+    ]
+    per_class = [(n, fs) for n, fs in per_class if fs]
+    files = [f for _, fs in per_class for f in fs]
+    labels = [i for i, (_, fs) in enumerate(per_class) for _ in fs]
+    return files, labels, tuple(n for n, _ in per_class)
+
+
+@datasets.register("folder", aliases=("image_folder",))
+def load_image_folder(
+    path: str | os.PathLike[str],
+    *,
+    image_size: ImageSize = None,
+    channels: int | None = None,
+    pixel_range: PixelRangeLike = "[0,1]",
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    split_seed: int = 0,
+    limit: int | None = None,
+    flatten: bool = False,
+    in_memory: bool | None = None,
+) -> DataSplits:
+    """A folder of images as train / validation / test splits.
+
+    Two layouts are understood. **Flat**: the images are directly in ``path``; they are
+    unlabelled (label ``-1``, ``num_classes=None``). **One sub-folder per class** (torchvision's
+    ``ImageFolder``): ``path`` has no images itself and each sub-folder's images (searched
+    recursively) get the sub-folder's index in sorted order as label; ``class_names`` are the
+    sub-folder names. Files are read with Pillow (extensions: png, jpg, jpeg, bmp, gif, webp,
+    tif, tiff, ppm).
+
+    The files are shuffled with a permutation seeded by ``split_seed`` and cut into test
+    (``test_fraction``), validation (``val_fraction``) and training parts; with at least three
+    images each non-zero fraction gets at least one.
+
+    Registered as the dataset ``"folder"``: ``load_dataset("folder:<path>")`` and
+    ``load_dataset("folder", path=...)`` call it.
+
+    Args:
+        path: the folder.
+        image_size: ``None`` keeps the images' size (they must all share it); an int resizes
+            the shorter side and centre-crops a square (torchvision's ``Resize`` +
+            ``CenterCrop``); ``(height, width)`` resizes to exactly that.
+        channels: 1 (greyscale) or 3 (RGB); ``None``: 1 if every image is greyscale, else 3.
+        pixel_range: range that 0..255 is mapped to: ``"[0,1]"``, ``"[-1,1]"`` or a pair.
+        val_fraction: fraction of the images for validation.
+        test_fraction: fraction of the images for testing.
+        split_seed: seed of the shuffle.
+        limit: keep at most this many images per split.
+        flatten: flatten each image to one dimension.
+        in_memory: hold the splits as tensors; ``None`` decides by size
+            (:data:`~autoencoders.data.IN_MEMORY_LIMIT_BYTES`), ``False`` reads images from
+            disk per item.
+
+    Raises:
+        ValueError: when the folder has no images, or images differ in size without
+            ``image_size``.
+        FileNotFoundError: when ``path`` is not a folder.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     for i in range(6):
+        ...         Image.new("L", (10, 8), color=40 * i).save(f"{d}/{i}.png")
+        ...     s = load_image_folder(d, val_fraction=0.2, test_fraction=0.2)
+        >>> s.sizes(), s.input_shape, s.num_classes
+        ({'train': 4, 'val': 1, 'test': 1}, (1, 8, 10), None)
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a folder (str or os.PathLike), got {path!r}")
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {str(folder)!r} does not exist or is not a folder")
+    image_size = check_image_size(image_size)
+    val_fraction = check_fraction(val_fraction, "val_fraction")
+    test_fraction = check_fraction(test_fraction, "test_fraction")
+    if val_fraction + test_fraction >= 1:
+        raise ValueError(
+            f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
+        )
+    limit = check_limit(limit)
+    split_seed = check_seed(split_seed)
+    channels = check_channels(channels)
+    prange = resolve_pixel_range(pixel_range, (0.0, 1.0))
+
+    files, labels, class_names = _labelled_files(folder)
+    if not files:
+        raise ValueError(
+            f"no images in {str(folder)!r} or its sub-folders (extensions: "
+            f"{', '.join(IMAGE_EXTENSIONS)})"
+        )
+    n = len(files)
+    counts = {}
+    for key, frac in (("test", test_fraction), ("val", val_fraction)):
+        c = round(n * frac)
+        counts[key] = max(c, 1) if frac > 0 and n >= 3 else c
+    if counts["test"] + counts["val"] >= n:
+        raise ValueError(
+            f"{str(folder)!r} has {n} images: too few for a training split with "
+            f"val_fraction={val_fraction} and test_fraction={test_fraction}"
+        )
+    perm = seeded_permutation(n, split_seed).tolist()
+    n_test, n_val = counts["test"], counts["val"]
+    order = {
+        "test": perm[:n_test],
+        "val": perm[n_test : n_test + n_val],
+        "train": perm[n_test + n_val :],
+    }
+    if limit is not None:
+        order = {k: v[:limit] for k, v in order.items()}
+    split_files = {k: [files[i] for i in v] for k, v in order.items()}
+    split_labels = {k: [labels[i] for i in v] for k, v in order.items()}
+
+    native = (0, 0)
+    if channels is None or image_size is None:
+        headers = [image_header(f) for v in split_files.values() for f in v]
+        if channels is None:
+            channels = 1 if all(m in GRAY_MODES for _, m in headers) else 3
+        if image_size is None:
+            sizes = {s for s, _ in headers}
+            if len(sizes) > 1:
+                shown = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:4])
+                raise ValueError(
+                    f"images in {str(folder)!r} differ in size ({shown}); pass image_size=... "
+                    "to resize them all"
+                )
+        native = headers[0][0]
+    return image_splits(
+        split_files,
+        split_labels,
+        name=f"folder:{folder}",
+        channels=channels,
+        image_size=image_size,
+        native_size=native,
+        pixel_range=prange,
+        num_classes=len(class_names) if class_names is not None else None,
+        class_names=class_names,
+        source=str(folder),
+        flatten=flatten,
+        in_memory=in_memory,
+    )

@@ -1,0 +1,306 @@
+"""Image files: decoding, resizing, channels, and splits of them in memory or read lazily.
+
+Images are read with Pillow, converted to greyscale (``"L"``) or RGB, and resized like
+torchvision's ``Resize(size)`` + ``CenterCrop(size)`` for an int ``size`` or
+``Resize((h, w))`` for a pair. Collections small enough (:data:`IN_MEMORY_LIMIT_BYTES` as
+float32) become tensors; larger ones are :class:`ImageFilesDataset`\\ s read item by item.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+from autoencoders.data._checks import ImageSize, check_image_size
+from autoencoders.data.pixels import parse_pixel_range, scale_uint8
+from autoencoders.data.splits import DataSplits
+
+__all__ = [
+    "GRAY_MODES",
+    "IMAGE_EXTENSIONS",
+    "IN_MEMORY_LIMIT_BYTES",
+    "ImageFilesDataset",
+    "image_header",
+    "image_splits",
+    "open_image",
+    "resize_batch",
+    "stack_images",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Image datasets larger than this (as float32) are read lazily from disk, item by item.
+IN_MEMORY_LIMIT_BYTES = 1 << 30
+#: File extensions read as images (lower case).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
+#: Pillow modes that are greyscale.
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def resize_batch(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """Resize a float batch ``(N, C, H, W)`` like ``Resize(size)`` (+ ``CenterCrop`` for an int).
+
+    Example:
+        >>> resize_batch(torch.rand(2, 1, 28, 20), 14).shape
+        torch.Size([2, 1, 14, 14])
+        >>> resize_batch(torch.rand(2, 1, 28, 20), (7, 9)).shape
+        torch.Size([2, 1, 7, 9])
+    """
+    import torchvision.transforms.functional as TF
+
+    if isinstance(size, int):
+        x = TF.resize(x, size, antialias=True)
+        return TF.center_crop(x, [size, size])
+    return TF.resize(x, list(size), antialias=True)
+
+
+def open_image(
+    path: str | os.PathLike[str], mode: str, size: int | tuple[int, int] | None
+) -> torch.Tensor:
+    """An image file as a uint8 tensor ``(C, H, W)``, converted to ``mode`` and resized.
+
+    Args:
+        path: the file.
+        mode: Pillow's ``"L"`` (greyscale) or ``"RGB"``.
+        size: ``None`` (keep), an int (shorter side, then a centre square) or ``(h, w)``.
+
+    Raises:
+        ValueError: naming the file when Pillow cannot read it.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     Image.new("RGB", (12, 10), color=(255, 0, 0)).save(f"{d}/a.png")
+        ...     x = open_image(f"{d}/a.png", "RGB", 8)
+        >>> x.shape, x.dtype, x[:, 0, 0].tolist()
+        (torch.Size([3, 8, 8]), torch.uint8, [255, 0, 0])
+    """
+    import torchvision.transforms.functional as TF
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            img = im.convert(mode)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"{str(path)!r} could not be read as an image: {exc}") from None
+    if isinstance(size, int):
+        img = TF.center_crop(TF.resize(img, size), [size, size])
+    elif size is not None:
+        img = TF.resize(img, list(size))
+    t = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
+    return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
+
+
+def image_header(path: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
+    """``((width, height), mode)`` of an image file, without decoding its pixels.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     Image.new("L", (12, 10)).save(f"{d}/a.png")
+        ...     image_header(f"{d}/a.png")
+        ((12, 10), 'L')
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.size, im.mode
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"{str(path)!r} could not be read as an image: {exc}") from None
+
+
+def stack_images(
+    files: Sequence[str | os.PathLike[str]], mode: str, size: int | tuple[int, int] | None
+) -> torch.Tensor:
+    """uint8 ``(N, C, H, W)`` of ``files`` (see :func:`open_image`).
+
+    Raises:
+        ValueError: naming the first image whose size differs from the first one's.
+
+    Example:
+        >>> stack_images([], "L", 8).shape
+        torch.Size([0, 1, 8, 8])
+    """
+    if not files:
+        c = 1 if mode == "L" else 3
+        hw = (size, size) if isinstance(size, int) else tuple(size or (0, 0))
+        return torch.empty(0, c, *hw, dtype=torch.uint8)
+    first = open_image(files[0], mode, size)
+    out = torch.empty(len(files), *first.shape, dtype=torch.uint8)
+    out[0] = first
+    for i, f in enumerate(files[1:], start=1):
+        img = open_image(f, mode, size)
+        if img.shape != first.shape:
+            raise ValueError(
+                f"images differ in size: {str(f)!r} is {img.shape[2]}x{img.shape[1]} but "
+                f"{str(files[0])!r} is {first.shape[2]}x{first.shape[1]}; pass image_size=... "
+                "to resize them all"
+            )
+        out[i] = img
+    return out
+
+
+class ImageFilesDataset(Dataset):
+    """Images read from disk item by item: ``(x, y)`` with ``x`` float32 in ``pixel_range``.
+
+    Used for image collections too large to hold in memory (see
+    :data:`IN_MEMORY_LIMIT_BYTES`); :meth:`load_all` reads everything into tensors.
+
+    Args:
+        files: image paths.
+        labels: one int per file (``-1`` for unlabelled).
+        channels: 1 (greyscale) or 3 (RGB).
+        image_size: ``None`` (keep the size; all images must then share it), an int (resize the
+            shorter side, then centre-crop a square) or ``(height, width)``.
+        pixel_range: ``(low, high)`` that pixel values 0..255 are mapped to.
+        flatten: return ``x`` flattened to one dimension.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     Image.new("L", (6, 4), color=255).save(f"{d}/a.png")
+        ...     ds = ImageFilesDataset([f"{d}/a.png"], [-1], channels=1, pixel_range=(-1, 1))
+        ...     x, y = ds[0]
+        >>> len(ds), x.shape, float(x.max()), int(y)
+        (1, torch.Size([1, 4, 6]), 1.0, -1)
+    """
+
+    def __init__(
+        self,
+        files: Sequence[str | os.PathLike[str]],
+        labels: Sequence[int] | torch.Tensor,
+        *,
+        channels: int = 3,
+        image_size: ImageSize = None,
+        pixel_range: tuple[float, float] = (0.0, 1.0),
+        flatten: bool = False,
+    ) -> None:
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 (greyscale) or 3 (RGB), got {channels!r}")
+        self.files = [Path(f) for f in files]
+        self.labels = torch.as_tensor(labels, dtype=torch.long)
+        if len(self.labels) != len(self.files):
+            raise ValueError(f"{len(self.files)} files but {len(self.labels)} labels")
+        self.channels = channels
+        self.image_size = check_image_size(image_size)
+        self.pixel_range = parse_pixel_range(pixel_range)
+        self.flatten = bool(flatten)
+
+    @property
+    def mode(self) -> str:
+        """Pillow's mode the images are converted to: ``"L"`` or ``"RGB"``."""
+        return "L" if self.channels == 1 else "RGB"
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = scale_uint8(open_image(self.files[index], self.mode, self.image_size), self.pixel_range)
+        return (x.reshape(-1) if self.flatten else x), self.labels[index]
+
+    def load_all(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every image and label as two tensors ``(N, *shape)`` and ``(N,)``."""
+        x = scale_uint8(stack_images(self.files, self.mode, self.image_size), self.pixel_range)
+        return (x.reshape(len(x), -1) if self.flatten else x), self.labels.clone()
+
+
+def _output_hw(size: int | tuple[int, int] | None, native: tuple[int, int]) -> tuple[int, int]:
+    if size is None:
+        return native[1], native[0]  # PIL gives (width, height)
+    if isinstance(size, int):
+        return size, size
+    return size[0], size[1]
+
+
+def image_splits(
+    files: dict[str, list[Path]],
+    labels: dict[str, list[int]],
+    *,
+    name: str,
+    channels: int,
+    image_size: int | tuple[int, int] | None,
+    native_size: tuple[int, int],
+    pixel_range: tuple[float, float],
+    num_classes: int | None,
+    class_names: tuple[str, ...] | None,
+    source: str,
+    flatten: bool = False,
+    in_memory: bool | None = None,
+) -> DataSplits:
+    """:class:`DataSplits` of image files, as tensors or read lazily.
+
+    Args:
+        files: the files of each split (keys ``"train"``, ``"val"``, ``"test"``).
+        labels: one label per file (``-1`` for unlabelled).
+        name: recorded in :attr:`DataSplits.name`.
+        channels: 1 (greyscale) or 3 (RGB).
+        image_size: see :func:`open_image`.
+        native_size: ``(width, height)`` of the images when ``image_size`` is ``None``.
+        pixel_range: the range 0..255 is mapped to.
+        num_classes: number of classes, or ``None`` for unlabelled data.
+        class_names: names of the labels.
+        source: the folder the files are in.
+        flatten: flatten each image.
+        in_memory: tensors (``True``), :class:`ImageFilesDataset` (``False``), or decide by
+            size (``None``, see :data:`IN_MEMORY_LIMIT_BYTES`).
+
+    Example:
+        >>> none: dict = {"train": [], "val": [], "test": []}
+        >>> s = image_splits(none, none, name="empty", channels=1, image_size=8,
+        ...                  native_size=(0, 0), pixel_range=(0.0, 1.0), num_classes=None,
+        ...                  class_names=None, source="/nowhere")
+        >>> s.sizes(), s.input_shape
+        ({'train': 0, 'val': 0, 'test': 0}, (1, 8, 8))
+    """
+    h, w = _output_hw(image_size, native_size)
+    total = sum(len(v) for v in files.values())
+    if in_memory is None:
+        in_memory = total * channels * h * w * 4 <= IN_MEMORY_LIMIT_BYTES
+    mode = "L" if channels == 1 else "RGB"
+    sets: dict[str, Dataset] = {}
+    for key in DataSplits.SPLITS:
+        if in_memory:
+            x = scale_uint8(stack_images(files[key], mode, image_size), pixel_range)
+            if len(x) == 0:
+                x = torch.empty(0, channels, h, w)
+            if flatten:
+                x = x.reshape(len(x), -1)
+            sets[key] = TensorDataset(x, torch.as_tensor(labels[key], dtype=torch.long))
+        else:
+            sets[key] = ImageFilesDataset(
+                files[key],
+                labels[key],
+                channels=channels,
+                image_size=image_size,
+                pixel_range=pixel_range,
+                flatten=flatten,
+            )
+    shape: tuple[int, ...] = (channels * h * w,) if flatten else (channels, h, w)
+    logger.info(
+        "%s: %s images of shape %s (%s)",
+        name,
+        total,
+        shape,
+        "in memory" if in_memory else "read from disk per item",
+    )
+    return DataSplits(
+        train=sets["train"],
+        val=sets["val"],
+        test=sets["test"],
+        name=name,
+        input_shape=shape,
+        num_classes=num_classes,
+        pixel_range=pixel_range,
+        class_names=class_names,
+        source=source,
+    )
