@@ -1,4 +1,5 @@
-"""Tests for the ``autoencoders`` command line and the run report.
+"""Tests for the ``autoencoders`` command line (the run-folder API itself: test_runs.py; the
+report: test_report.py).
 
 The end-to-end runs use tiny models (``--set h=16 --set z=2``), one epoch and a data subset
 (``--limit``) so the whole file stays quick on two CPU cores.
@@ -7,6 +8,8 @@ The end-to-end runs use tiny models (``--set h=16 --set z=2``), one epoch and a 
 from __future__ import annotations
 
 import csv
+import importlib
+import itertools
 import json
 import math
 import os
@@ -18,7 +21,8 @@ import pytest
 import torch
 
 import autoencoders
-from autoencoders import cli, data, report
+from autoencoders import cli, data, runs
+from autoencoders.training import Trainer
 
 pytest.importorskip("matplotlib")
 
@@ -95,11 +99,6 @@ def test_parse_grid_errors(item: str, match: str) -> None:
         cli.parse_grid([item])
 
 
-def test_slug() -> None:
-    assert cli._slug({"h": 400, "z": 5}) == "h=400_z=5"
-    assert cli._slug({"hidden": [400, 100], "act": "leaky relu"}) == "hidden=400-100_act=leaky-relu"
-
-
 # -- list ----------------------------------------------------------------------------------------
 def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["list"]) == 0
@@ -147,6 +146,15 @@ def test_list_pattern(capsys: pytest.CaptureFixture[str]) -> None:
         (["sweep", "vae", "--grid", "h=400", "--set", "h=300"], "both in --set and --grid"),
         (["sweep", "vae", "--grid", "hh=1,2"], "unexpected keyword argument 'hh'"),
         (["evaluate", "/nonexistent/run"], "not a run folder"),
+        (["train", "vae", "--optimizer", "adma"], "unknown optimizer 'adma'; did you mean 'adam'?"),
+        (["sweep", "vae", "--grid", "z=2,3", "--optimizer", "adma"], "did you mean 'adam'?"),
+        (["train", "vae", "--scheduler", "cosin"], "unknown scheduler 'cosin'; did you mean"),
+        (["train", "vae", "--optimizer-arg", "momentum"], "--optimizer-arg expects key=value"),
+        (["train", "vae", "--scheduler-arg", "x=1"], "without a scheduler"),
+        (
+            ["train", "vae", "--optimizer", "sgd", "--optimizer-arg", "momentom=0.9"],
+            "unexpected keyword argument 'momentom'; did you mean 'momentum'?",
+        ),
     ],
 )
 def test_errors_are_one_line(
@@ -192,34 +200,6 @@ def test_console_script() -> None:
 def test_traceback_flag() -> None:
     with pytest.raises(autoencoders.UnknownNameError):
         cli.main(["--traceback", "train", "vea"])
-
-
-# -- report ----------------------------------------------------------------------------------------
-def test_write_comparison(tmp_path: Path) -> None:
-    rows = [
-        {"run": "z=5", "z": 5, "params": 1000, "test_mse": 0.1, "test_elbo": None},
-        {"run": "z=10", "z": 10, "params": 2000, "test_mse": 0.05, "test_elbo": None},
-    ]
-    md, csv_path = report.write_comparison(rows, tmp_path, title="t")
-    table = list(csv.DictReader(csv_path.open()))
-    assert [r["run"] for r in table] == ["z=5", "z=10"]
-    assert table[1]["test_elbo"] == ""
-    text = md.read_text()
-    assert "| run | z | parameters | test MSE/pixel | test ELBO (nats) |" in text
-    assert "| z=10 | 10 | 2,000 | 0.05 | — |" in text
-    with pytest.raises(ValueError, match="no runs"):
-        report.write_comparison([], tmp_path)
-
-
-def test_write_report_partial_folder(tmp_path: Path) -> None:
-    (tmp_path / "history.json").write_text(
-        json.dumps(
-            [{"epoch": 1, "train_loss": 3.0, "val_loss": 2.0}, {"epoch": 2, "val_loss": 1.5}]
-        )
-    )
-    text = report.write_report(tmp_path).read_text()
-    assert "**Best validation loss**: 1.5 at epoch 2 of 2" in text
-    assert "## Test metrics" not in text
 
 
 # -- end to end ----------------------------------------------------------------------------------
@@ -287,6 +267,66 @@ def test_evaluate_recomputes_metrics(
     after = json.loads((vae_run / "metrics.json").read_text())
     assert after == pytest.approx(before)
     assert "test MSE per pixel" in out
+
+
+def test_python_api_writes_the_same_folder(
+    vae_run: Path, image_folder: Path, tmp_path: Path
+) -> None:
+    """``runs.train_run`` from Python writes the folder ``autoencoders train`` writes."""
+    settings = runs.RunSettings(data=str(image_folder), epochs=1, batch_size=16, progress=False)
+    result = runs.train_run("vae", {"h": 16, "z": 2}, settings, out=tmp_path / "api")
+    assert {p.name for p in result.dir.iterdir()} == {p.name for p in vae_run.iterdir()}
+    api, shell = (json.loads((d / "run.json").read_text()) for d in (result.dir, vae_run))
+    assert api.keys() == shell.keys()
+    assert api["command"] is None and shell["command"].startswith("autoencoders -q train vae ")
+    for key in ("model_kwargs", "model_arguments", "num_parameters", "data", "training"):
+        assert api[key] == shell[key], key
+    assert api["best_val_loss"] == pytest.approx(shell["best_val_loss"], rel=1e-5)
+    assert result.best_val_loss == api["best_val_loss"] and result.best_epoch == 1
+    assert result["metrics"] == json.loads((result.dir / "metrics.json").read_text())
+
+
+@pytest.fixture
+def trainers(monkeypatch: pytest.MonkeyPatch) -> list[Trainer]:
+    """Every Trainer the runs build, recorded."""
+    seen: list[Trainer] = []
+
+    class Recording(Trainer):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            seen.append(self)
+
+    monkeypatch.setattr(importlib.import_module("autoencoders.runs.folder"), "Trainer", Recording)
+    return seen
+
+
+def test_optimizer_options_reach_the_trainer(
+    image_folder: Path, tmp_path: Path, trainers: list[Trainer]
+) -> None:
+    out = tmp_path / "sgd"
+    argv = ["-q", "train", "ae", "--data", str(image_folder), *TINY, "--no-plots", "--out"]
+    argv += [str(out), "--optimizer", "sgd", "--optimizer-arg", "momentum=0.9", "--lr", "0.05"]
+    assert cli.main(argv) == 0
+    (trainer,) = trainers
+    assert type(trainer.optimizer) is torch.optim.SGD
+    group = trainer.optimizer.param_groups[0]
+    assert group["momentum"] == 0.9 and group["lr"] == 0.05
+    training = json.loads((out / "run.json").read_text())["training"]
+    assert training["optimizer"] == "sgd" and training["optimizer_kwargs"] == {"momentum": 0.9}
+    assert training["scheduler"] is None and training["lr"] == 0.05
+    assert 'optimizer=sgd, optimizer_kwargs={"momentum": 0.9}' in (out / "report.md").read_text()
+
+
+def test_scheduler_option(image_folder: Path, tmp_path: Path, trainers: list[Trainer]) -> None:
+    out = tmp_path / "cosine"
+    argv = ["-q", "train", "ae", "--data", str(image_folder), *TINY, "--epochs", "3"]
+    assert cli.main([*argv, "--no-plots", "--scheduler", "cosine", "--out", str(out)]) == 0
+    assert trainers[0].scheduler is not None
+    lrs = [r["lr"] for r in json.loads((out / "history.json").read_text())]
+    assert len(lrs) == 3 and lrs[0] == pytest.approx(1e-3)
+    assert all(a > b for a, b in itertools.pairwise(lrs)), lrs
+    training = json.loads((out / "run.json").read_text())["training"]
+    assert training["scheduler"] == "cosine" and training["scheduler_kwargs"] == {}
 
 
 def test_train_denoising_model(image_folder: Path, tmp_path: Path) -> None:
@@ -377,8 +417,6 @@ def test_image_files_are_read_at_the_models_size_and_channels(
     image_folder: Path, tmp_path: Path
 ) -> None:
     """The folder holds 28x28 greyscale PNGs; the face VAE takes 3x64x64 in [-1, 1]."""
-    from PIL import Image
-
     out = tmp_path / "faces"
     argv = ["-q", "train", "conv_vae", "--data", str(image_folder), "--set", "filters=[4,8,8]"]
     argv += ["--set", "z=4", "--epochs", "1", "--limit", "8", "--batch-size", "4"]
@@ -388,15 +426,7 @@ def test_image_files_are_read_at_the_models_size_and_channels(
     assert run["data"]["pixel_range"] == [-1.0, 1.0]
     assert run["data"]["sizes"] == {"train": 8, "val": 8, "test": 8}
     assert math.isfinite(json.loads((out / "metrics.json").read_text())["test_mse"])
-    # and a folder of RGB images, read as greyscale for a 1-channel model
-    rgb = tmp_path / "rgb"
-    rgb.mkdir()
-    for i in range(6):
-        Image.new("RGB", (40, 30), color=(40 * i, 255 - 40 * i, 90)).save(rgb / f"{i}.png")
-    model = autoencoders.build("vae", h=16, z=2)
-    settings = cli.TrainSettings(data=str(rgb))
-    splits = cli._load_data(settings, model)
-    assert splits.input_shape == (1, 28, 28)
+    # (a folder of RGB images read as greyscale for a 1-channel model: test_runs.py)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """The run report: figures of a trained model, ``report.md``, and sweep comparison tables.
 
-A *run folder* (written by ``autoencoders train``, see :mod:`autoencoders.cli`) holds::
+A *run folder* (written by :func:`autoencoders.runs.train_run` and ``autoencoders train``) holds::
 
     run.json            what was run: model name and arguments, data, training settings
     config.json         the model (autoencoders.save) ...
@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -39,10 +40,15 @@ from typing import Any
 
 import torch
 
+from autoencoders import plots
+from autoencoders._utils import device_of, iter_batches, unwrap_model
+from autoencoders.training.history import TRAIN_KEYS, History
+
 __all__ = [
     "COLUMN_LABELS",
     "FIGURES",
     "METRIC_LABELS",
+    "flat_metrics",
     "format_value",
     "markdown_table",
     "write_comparison",
@@ -129,12 +135,18 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested metrics as one level, the keys joined with dots.
+
+    Example:
+        >>> flat_metrics({"test_mse": 0.01, "probe": {"accuracy": 0.8}})
+        {'test_mse': 0.01, 'probe.accuracy': 0.8}
+    """
     out: dict[str, Any] = {}
     for key, value in metrics.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            out.update(_flat_metrics(value, f"{name}."))
+            out.update(flat_metrics(value, f"{name}."))
         else:
             out[name] = value
     return out
@@ -149,18 +161,21 @@ def _read_json(path: Path) -> Any:
 
 
 # -- figures ---------------------------------------------------------------------------------------
-def _tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``(x, y)`` of a TensorDataset (or an ``(x, y)`` pair / a tensor)."""
-    if isinstance(dataset, torch.Tensor):
-        return dataset, None
-    tensors = getattr(dataset, "tensors", None)
-    if tensors is None and isinstance(dataset, (tuple, list)):
-        tensors = tuple(dataset)
-    if not tensors:
-        raise TypeError(f"expected a TensorDataset or tensors, got {type(dataset).__name__}")
-    x = tensors[0]
-    y = tensors[1] if len(tensors) > 1 else None
-    if y is not None and (y.dim() != 1 or y.is_floating_point()):
+def _images_and_labels(data: Any, limit: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The first ``limit`` items of ``data`` (at least) as ``(x, y)``, read batch by batch so a
+    large lazy dataset is not read whole; ``y`` None unless it is integer class labels."""
+    xs, ys, count = [], [], 0
+    for x, y in iter_batches(data, 256, what="the figures' data"):
+        xs.append(x)
+        ys.append(y)
+        count += len(x)
+        if count >= limit:
+            break
+    if not xs:
+        raise ValueError("the figures' data is empty")
+    x = torch.cat(xs)
+    y = None if any(t is None for t in ys) else torch.cat([t.reshape(-1) for t in ys])
+    if y is not None and (y.is_floating_point() or y.numel() != x.shape[0]):
         y = None
     return x, y
 
@@ -185,12 +200,13 @@ def write_figures(
 
     Args:
         model: the trained autoencoder.
-        data: the images to draw from (the test split): a TensorDataset ``(x, y)``, or a tensor.
+        data: the images to draw from (the test split): a tensor, an ``(x, y)`` pair, a
+            Dataset or a DataLoader.
         folder: where the PNGs go.
         history: the training history (``loss_curves.png``), if any.
         class_names: names of the labels, for the latent-space legend.
         n: images per row in the image grids.
-        max_points: points in the latent scatter.
+        max_points: points in the latent scatter (and the most items read from ``data``).
         seed: seed of the sampling and corruption drawn in the figures.
 
     Returns:
@@ -204,12 +220,10 @@ def write_figures(
         ...     sorted(p.name for p in write_figures(model, data, d))
         ['filters.png', 'interpolation.png', 'latent_space.png', 'reconstructions.png']
     """
-    from autoencoders import plots
-
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    x, y = _tensors(data)
-    gen = lambda: torch.Generator(device=plots._device_of(model)).manual_seed(seed)  # noqa: E731
+    x, y = _images_and_labels(data, max(max_points, n))
+    gen = lambda: torch.Generator(device=device_of(model)).manual_seed(seed)  # noqa: E731
     pairs = min(3, x.shape[0] // 2)
     jobs: list[tuple[str, Any]] = []
     if history is not None:
@@ -245,7 +259,7 @@ def write_figures(
     )
     jobs.append(("filters.png", lambda p: plots.plot_filters(model, save=p)))
     if getattr(model, "noise", None) is not None:
-        rng = plots._value_range("auto", model)
+        rng = unwrap_model(model).pixel_range
         jobs.append(
             (
                 "noise_levels.png",
@@ -267,6 +281,26 @@ def write_figures(
 
 
 # -- report.md -------------------------------------------------------------------------------------
+def _setting(value: Any) -> str:
+    if value is None:
+        return "none"
+    return json.dumps(value) if isinstance(value, (Mapping, list, tuple)) else str(value)
+
+
+def _history_line(history: History) -> str | None:
+    """The best validation loss and its epoch (:meth:`History.best_index`), else the final
+    training loss; None for a history with neither."""
+    if history.monitor_key() == "val_loss":
+        with contextlib.suppress(ValueError):  # no finite validation loss
+            i = history.best_index()
+            return (
+                f"**Best validation loss**: {format_value(float(history.records[i]['val_loss']))}"
+                f" at epoch {history.epochs()[i]:g} of {len(history)}"
+            )
+    train = history.series(TRAIN_KEYS)
+    return f"**Final training loss**: {format_value(train[-1])}" if train else None
+
+
 def _model_line(run: Mapping[str, Any], config: Mapping[str, Any] | None) -> str:
     name = run.get("model") or ((config or {}).get("architecture") or {}).get("name") or "model"
     kwargs = run.get("model_arguments", run.get("model_kwargs"))
@@ -293,8 +327,6 @@ def write_report(
     Returns:
         The path of the report.
     """
-    from autoencoders import plots
-
     folder = Path(folder)
     run = _read_json(folder / "run.json") if (folder / "run.json").is_file() else None
     run = run if isinstance(run, dict) else {}
@@ -330,7 +362,7 @@ def write_report(
         )
     train = run.get("training")
     if isinstance(train, Mapping):
-        settings = ", ".join(f"{k}={'none' if v is None else v}" for k, v in train.items())
+        settings = ", ".join(f"{k}={_setting(v)}" for k, v in train.items())
         lines.append(f"- **Training**: {settings}")
     if run.get("seconds") is not None:
         lines.append(f"- **Wall time**: {run['seconds']:.1f} s")
@@ -338,25 +370,18 @@ def write_report(
         lines.append(f"- **Command**: `{run['command']}`")
     history_path = folder / "history.json"
     if history_path.is_file():
-        try:
-            records = plots._records(history_path)
-        except (TypeError, ValueError, OSError, json.JSONDecodeError) as exc:
-            logger.warning("cannot read %s: %s", history_path, exc)
-            records = []
-        val = plots._series(records, plots._VAL_KEYS) if records else None
-        train_loss = plots._series(records, plots._TRAIN_KEYS) if records else None
-        if val and any(math.isfinite(v) for v in val):
-            best = min(range(len(val)), key=lambda i: val[i] if math.isfinite(val[i]) else math.inf)
-            lines.append(
-                f"- **Best validation loss**: {format_value(val[best])} at epoch "
-                f"{plots._epochs(records)[best]:g} of {len(records)}"
-            )
-        elif train_loss:
-            lines.append(f"- **Final training loss**: {format_value(train_loss[-1])}")
+        records, line = _read_json(history_path), None  # None (and a warning) if unreadable
+        if records is not None:
+            try:
+                line = _history_line(History.coerce(records))
+            except (TypeError, ValueError) as exc:
+                logger.warning("cannot read %s: %s", history_path, exc)
+        if line:
+            lines.append(f"- {line}")
     lines.append("")
     if isinstance(metrics, Mapping) and metrics:
         lines += ["## Test metrics", ""]
-        flat = _flat_metrics(metrics)
+        flat = flat_metrics(metrics)
         rows = [[METRIC_LABELS.get(k, k), v] for k, v in flat.items()]
         lines += [markdown_table(["metric", "value"], rows), ""]
     for name, caption in FIGURES.items():

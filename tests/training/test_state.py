@@ -49,3 +49,101 @@ def test_unsupported_values_name_their_path() -> None:
 def test_missing_tensor_is_an_error() -> None:
     with pytest.raises(ValueError, match="incomplete or corrupt"):
         join_state({"w": {"__tensor__": "nope"}}, {})
+
+
+# -- the training state and its checkpoint files ------------------------------------------------
+def _tiny_state(seed: int = 0):
+    import autoencoders
+    from autoencoders.training.state import TrainingState
+
+    torch.manual_seed(seed)
+    model = autoencoders.build("ae", h=8, z=2, input_shape=(1, 4, 4))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    return TrainingState(model, opt, sched, epochs=3, batch_size=4, seed=1), model, opt
+
+
+def test_training_state_round_trip() -> None:
+    state, model, opt = _tiny_state()
+    loss = model(torch.rand(4, 1, 4, 4)).logits.sum()
+    loss.backward()
+    opt.step()
+    state.scheduler.step()
+    state.epoch, state.global_step, state.should_stop = 2, 9, True
+    state.history.append({"epoch": 1, "train_loss": 1.5})
+    saved = state.state_dict()
+    expected = torch.rand(3)  # the draw after the saved RNG state
+    assert set(saved) >= {"model", "optimizer", "scheduler", "rng", "history", "global_step"}
+
+    other, model2, opt2 = _tiny_state(seed=5)
+    other.load_state_dict(saved)
+    assert torch.equal(torch.rand(3), expected)  # RNG restored
+    assert (other.epoch, other.global_step, other.should_stop) == (2, 9, True)
+    assert other.history.records == [{"epoch": 1, "train_loss": 1.5}]
+    assert other.scheduler.last_epoch == 1 and opt2.param_groups[0]["lr"] == 0.005
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, model2.state_dict()[k]), k
+    assert opt2.state_dict()["state"][0]["step"] == 1
+
+
+def test_mid_epoch_state_checks_the_run() -> None:
+    state, _, _ = _tiny_state()
+    state.batch_in_epoch, state.num_train_samples = 2, 40
+    saved = state.state_dict()
+    other, _, _ = _tiny_state()
+    other.num_train_samples = 44
+    other.load_state_dict(saved)
+    with pytest.raises(ValueError, match="num_train_samples=40, but this run has"):
+        other.check_resumable("ckpt")
+
+
+def test_checkpoint_files_round_trip(tmp_path) -> None:
+    from autoencoders.training.checkpoint import load_checkpoint, save_checkpoint
+
+    state, model, _ = _tiny_state()
+    state.global_step = 4
+    folder = save_checkpoint(tmp_path / "ckpt-epoch0001-step000000004", state)
+    doc = json.loads((folder / "trainer_state.json").read_text())
+    assert doc["format_version"] == 1 and doc["global_step"] == 4
+    assert list(doc)[:4] == ["format_version", "epoch", "batch_in_epoch", "global_step"]
+    other, model2, _ = _tiny_state(seed=3)
+    load_checkpoint(folder, other)
+    assert other.global_step == 4
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, model2.state_dict()[k]), k
+    doc["format_version"] = 99
+    (folder / "trainer_state.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="format_version 99"):
+        load_checkpoint(folder, other)
+    with pytest.raises(ValueError, match="cannot read checkpoint"):
+        load_checkpoint(tmp_path / "nothing", other)
+
+
+def test_compiled_models_checkpoint_like_plain_ones(make_ae, make_data, tmp_path) -> None:
+    """A model the user compiled trains, checkpoints (with early stopping's best weights)
+    and saves best/final under the plain module's names; a plain model resumes from it."""
+    from safetensors.torch import load_file
+
+    import autoencoders
+    from autoencoders.training import Trainer
+
+    torch._dynamo.reset()
+    plain = make_ae()
+    compiled = torch.compile(plain, backend="eager")
+    x = make_data(32)
+    kwargs = {"batch_size": 16, "progress": False, "checkpoint_dir": tmp_path}
+    Trainer(
+        compiled, epochs=1, early_stopping={"patience": 3, "monitor": "train_loss"}, **kwargs
+    ).fit(x)
+    keys = set(plain.state_dict())
+    latest = next(tmp_path.glob("ckpt-*"))
+    assert set(load_file(latest / "model.safetensors")) == keys
+    for folder in ("best", "final"):
+        loaded = autoencoders.load(tmp_path / folder)
+        assert set(loaded.state_dict()) == keys
+    resumed = make_ae(seed=3)
+    history = Trainer(
+        resumed, epochs=2, early_stopping={"patience": 3, "monitor": "train_loss"}, **kwargs
+    ).fit(x, resume=True)
+    assert history["epoch"] == [1, 2]
+    torch._dynamo.reset()

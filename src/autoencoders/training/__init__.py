@@ -11,13 +11,26 @@ Every architecture trains through the same loop::
     True
 
 See :class:`Trainer` for the options (AMP, ``torch.compile``, checkpoints and exact resume,
-early stopping, the NaN guard, ``torchrun``).
+early stopping, the NaN guard, ``torchrun``). The parts, lowest first (imports only go down):
+
+* :mod:`~autoencoders.training.distributed`, :mod:`~autoencoders.training.history`,
+  :mod:`~autoencoders.training.meter` (the epoch's losses on the device, the NaN guard);
+* :mod:`~autoencoders.training.batches` (where batches come from),
+  :mod:`~autoencoders.training.optim` (optimizers and schedulers by name),
+  :mod:`~autoencoders.training.runtime` (device, autocast, scaler, DDP, compile);
+* :mod:`~autoencoders.training.state` (:class:`TrainingState`: what checkpoints hold);
+* :mod:`~autoencoders.training.callbacks` (the callback protocol, progress, early stopping,
+  logging) and :mod:`~autoencoders.training.checkpoint` (the files, :class:`ModelCheckpoint`);
+* :mod:`~autoencoders.training.trainer` (the loop).
 """
 
-from autoencoders.training.callbacks import Callback, EarlyStopping, MetricsLogger
+from autoencoders.training.callbacks import Callback, EarlyStopping, MetricsLogger, ProgressBar
 from autoencoders.training.checkpoint import ModelCheckpoint, find_latest
 from autoencoders.training.history import History
-from autoencoders.training.trainer import NonFiniteLossError, Trainer
+from autoencoders.training.meter import NonFiniteLossError
+from autoencoders.training.runtime import Runtime
+from autoencoders.training.state import TrainingState
+from autoencoders.training.trainer import Trainer
 
 __all__ = [
     "Callback",
@@ -26,6 +39,9 @@ __all__ = [
     "MetricsLogger",
     "ModelCheckpoint",
     "NonFiniteLossError",
+    "ProgressBar",
+    "Runtime",
     "Trainer",
+    "TrainingState",
     "find_latest",
 ]

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sized
@@ -38,6 +39,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
+from autoencoders._utils import iter_batches
 from autoencoders.training.distributed import shard
 
 __all__ = [
@@ -65,6 +67,8 @@ class BatchSource(Protocol):
     num_samples: int | None
     #: this process's size of a full training batch (what ``torch.compile`` specialises on)
     steady_batch: int | None
+    #: batches in a training epoch, None when unknown (a loader without ``len``)
+    batches_per_epoch: int | None
 
     def train_batches(
         self, epoch: int, start: int
@@ -162,9 +166,9 @@ class InMemorySource:
         self.seed = seed
         self.rank, self.world_size = rank, world_size
         self.num_samples: int | None = len(self.x)
-        self.steady_batch = _steady_batch(
-            _batch_bounds(len(self.x), batch_size, world_size), rank, world_size
-        )
+        bounds = _batch_bounds(len(self.x), batch_size, world_size)
+        self.steady_batch = _steady_batch(bounds, rank, world_size)
+        self.batches_per_epoch: int | None = len(bounds)
 
     def train_batches(
         self, epoch: int, start: int
@@ -258,6 +262,7 @@ class DatasetSource:
         self.sampler = _PlanSampler(n, batch_size, seed, rank, world_size)
         self.loader = DataLoader(dataset, batch_sampler=self.sampler, **self._loader_kwargs)
         self.steady_batch = _steady_batch(self.sampler.bounds, rank, world_size)
+        self.batches_per_epoch: int | None = len(self.sampler.bounds)
 
     def train_batches(
         self, epoch: int, start: int
@@ -297,13 +302,11 @@ class LoaderSource:
         if isinstance(dataset, Sized) and not isinstance(dataset, IterableDataset):
             self.num_samples = len(dataset)
         self.steady_batch: int | None = getattr(loader, "batch_size", None)
-        self._warned = False
-
-    def _len(self) -> int | None:
         try:
-            return len(self.loader)
+            self.batches_per_epoch: int | None = len(loader)
         except TypeError:
-            return None
+            self.batches_per_epoch = None
+        self._warned = False
 
     def train_batches(
         self, epoch: int, start: int
@@ -323,18 +326,18 @@ class LoaderSource:
                 "(exact only if the loader's order is reproducible)",
                 start,
             )
-        return self._iter(start), self._len()
+        return self._iter(start), self.batches_per_epoch
+
+    def _inputs(self) -> Iterator[torch.Tensor]:
+        for x, _ in iter_batches(self.loader, 1, what=self.what):  # a loader: taken as it is
+            yield x.to(self.device, non_blocking=True)
 
     def _iter(self, start: int) -> Iterator[tuple[torch.Tensor, float]]:
-        device, what = self.device, self.what
-        for i, item in enumerate(self.loader):
-            if i < start:
-                continue
-            yield _first(item, what).to(device, non_blocking=True), 1.0
+        for x in itertools.islice(self._inputs(), start, None):
+            yield x, 1.0
 
     def eval_batches(self) -> Iterator[torch.Tensor]:
-        for item in self.loader:
-            yield _first(item, self.what).to(self.device, non_blocking=True)
+        return self._inputs()
 
 
 def _nbytes(x: torch.Tensor) -> int:

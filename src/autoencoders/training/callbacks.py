@@ -3,8 +3,9 @@
 A callback subclasses :class:`Callback` and overrides the hooks it needs. The Trainer calls
 them in list order: first its own :class:`EarlyStopping` (``early_stopping=``), then the user's
 ``callbacks``, then its own :class:`~autoencoders.training.ModelCheckpoint`
-(``checkpoint_dir=``), so a checkpoint written at the end of an epoch holds every callback's
-updated state. ``on_step_end`` is called only for callbacks that override it, so the others cost
+(``checkpoint_dir=``), and last its :class:`ProgressBar` (``progress=True``), so a checkpoint
+written at the end of an epoch holds every callback's updated state. Progress, early stopping,
+checkpointing and metrics logging are all callbacks on this one protocol. ``on_step_end`` is called only for callbacks that override it, so the others cost
 nothing per step. A callback that keeps state across a resume implements :meth:`state_dict`
 (JSON values and tensors) and :meth:`load_state_dict`.
 
@@ -28,46 +29,72 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
+from torch import nn
 
-if TYPE_CHECKING:
-    from autoencoders.training.history import History
-    from autoencoders.training.trainer import Trainer
+from autoencoders._utils import unwrap_model
+from autoencoders.training.history import History
+from autoencoders.training.state import TrainingState
 
-__all__ = ["Callback", "EarlyStopping", "MetricsLogger"]
+__all__ = ["Callback", "EarlyStopping", "MetricsLogger", "ProgressBar", "TrainerView"]
 
 logger = logging.getLogger(__name__)
+
+
+class TrainerView(Protocol):
+    """What a callback sees of the Trainer (a :class:`~autoencoders.training.Trainer` is one).
+
+    Callbacks read these; setting ``should_stop = True`` ends training after the epoch.
+    ``state`` is the :class:`~autoencoders.training.state.TrainingState` that checkpoints save.
+    """
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    state: TrainingState
+    history: History
+    epochs: int
+    epoch: int
+    batch_in_epoch: int
+    batches_in_epoch: int | None
+    global_step: int
+    should_stop: bool
+    rank: int
+    world_size: int
+    is_main: bool
 
 
 class Callback:
     """Base class of Trainer callbacks; every hook does nothing by default.
 
-    Hooks receive the :class:`~autoencoders.training.Trainer`, whose ``model``, ``optimizer``,
-    ``history``, ``epoch``, ``global_step``, ``rank`` and ``is_main`` they may read; setting
+    Hooks receive the Trainer (see :class:`TrainerView` for what they may read); setting
     ``trainer.should_stop = True`` ends training after the current epoch.
     """
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None:
         """Before the first epoch (and before a checkpoint is restored on resume)."""
 
-    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
+    def on_epoch_start(self, trainer: TrainerView, epoch: int) -> None:
         """Before epoch ``epoch`` (0-based) starts or, on resume, continues."""
 
-    def on_step_end(self, trainer: Trainer, step: int, loss: torch.Tensor) -> None:
+    def on_step_end(self, trainer: TrainerView, step: int, loss: torch.Tensor) -> None:
         """After optimizer step ``step`` (1-based, counted over the whole run).
 
         ``loss`` is the step's loss tensor, still on the device: calling ``.item()`` on it
         synchronises with the device, which the Trainer otherwise avoids.
         """
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, record: dict[str, Any]) -> None:
         """After an epoch, with its :class:`~autoencoders.training.History` record."""
 
-    def on_fit_end(self, trainer: Trainer, history: History) -> None:
+    def on_fit_end(self, trainer: TrainerView, history: History) -> None:
         """After the last epoch (not called when training stops with an error)."""
+
+    def on_exception(self, trainer: TrainerView, error: BaseException) -> None:
+        """When ``fit`` is left by an exception (which is then re-raised)."""
 
     def state_dict(self) -> dict[str, Any]:
         """What to save in checkpoints: JSON values and tensors (default: nothing)."""
@@ -78,8 +105,92 @@ class Callback:
 
 
 def overrides(callback: Callback, hook: str) -> bool:
-    """Whether ``callback``'s class overrides ``hook`` of :class:`Callback`."""
+    """Whether ``callback``'s class overrides ``hook`` of :class:`Callback`.
+
+    Example:
+        >>> overrides(EarlyStopping(), "on_epoch_end"), overrides(EarlyStopping(), "on_step_end")
+        (True, False)
+    """
     return getattr(type(callback), hook, None) is not getattr(Callback, hook)
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch with the running loss and samples per second (rank 0 only).
+
+    The Trainer adds one with ``progress=True``. Each refresh (at most every ``refresh_s``
+    seconds) reads the running loss from the device: one synchronisation, which is also when
+    a non-finite loss is noticed.
+
+    Args:
+        refresh_s: seconds between refreshes.
+
+    Example:
+        >>> ProgressBar().refresh_s
+        0.5
+    """
+
+    def __init__(self, refresh_s: float = 0.5) -> None:
+        self.refresh_s = float(refresh_s)
+        self.bar: Any = None
+        self._done = self._shown = 0
+        self._t0 = self._last = 0.0
+
+    def on_epoch_start(self, trainer: TrainerView, epoch: int) -> None:
+        if not trainer.is_main:
+            return
+        from tqdm.auto import tqdm
+
+        self._done = self._shown = trainer.batch_in_epoch
+        self._t0 = self._last = time.perf_counter()
+        self.bar = tqdm(
+            total=trainer.batches_in_epoch,
+            initial=trainer.batch_in_epoch,
+            desc=f"epoch {epoch + 1}/{trainer.epochs}",
+            unit="batch",
+            dynamic_ncols=True,
+            leave=True,
+        )
+
+    def on_step_end(self, trainer: TrainerView, step: int, loss: torch.Tensor) -> None:
+        if self.bar is None:
+            return
+        self._done += 1
+        now = time.perf_counter()
+        if now - self._last < self.refresh_s:
+            return
+        self._last = now
+        self._advance()
+        meter = trainer.state.meter
+        running = None if meter is None else meter.running()
+        if running is not None:
+            mean, samples = running
+            rate = samples * trainer.world_size / max(now - self._t0, 1e-9)
+            self.bar.set_postfix(loss=f"{mean:.4g}", samples_s=f"{rate:.0f}")
+
+    def _advance(self) -> None:
+        self.bar.update(self._done - self._shown)
+        self._shown = self._done
+
+    def on_epoch_end(self, trainer: TrainerView, record: dict[str, Any]) -> None:
+        if self.bar is None:
+            return
+        self._advance()
+        rate = record.get("samples_per_s", math.nan)
+        self.bar.set_postfix(
+            loss=f"{record.get('train_loss', math.nan):.4g}", samples_s=f"{rate:.0f}"
+        )
+        self._close()
+
+    def on_exception(self, trainer: TrainerView, error: BaseException) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __repr__(self) -> str:
+        return f"ProgressBar(refresh_s={self.refresh_s})"
 
 
 class EarlyStopping(Callback):
@@ -120,6 +231,25 @@ class EarlyStopping(Callback):
         self.mode, self.restore_best = mode, bool(restore_best)
         self._reset()
 
+    @classmethod
+    def from_spec(cls, spec: int | dict[str, Any] | EarlyStopping | None) -> EarlyStopping | None:
+        """The Trainer's ``early_stopping=``: None, a patience, keyword arguments, or one.
+
+        Example:
+            >>> EarlyStopping.from_spec(3).patience, EarlyStopping.from_spec(None)
+            (3, None)
+        """
+        if spec is None or isinstance(spec, EarlyStopping):
+            return spec
+        if isinstance(spec, dict):
+            return cls(**spec)
+        if isinstance(spec, int) and not isinstance(spec, bool):
+            return cls(patience=spec)
+        raise TypeError(
+            "early_stopping must be None, a patience (int), EarlyStopping keyword arguments "
+            f"(dict) or an EarlyStopping, got {type(spec).__name__}"
+        )
+
     def _reset(self) -> None:
         self.best: float | None = None
         self.best_epoch: int | None = None
@@ -127,7 +257,7 @@ class EarlyStopping(Callback):
         self.stopped_epoch: int | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None:
         self._reset()
 
     def _improved(self, value: float) -> bool:
@@ -139,7 +269,7 @@ class EarlyStopping(Callback):
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, record: dict[str, Any]) -> None:
         if self.monitor not in record:
             raise ValueError(
                 f"EarlyStopping monitors {self.monitor!r}, which the epoch record lacks (it has "
@@ -151,7 +281,7 @@ class EarlyStopping(Callback):
             if self.restore_best:
                 self.best_state = {
                     k: v.detach().to("cpu", copy=True)
-                    for k, v in trainer.model.state_dict().items()
+                    for k, v in unwrap_model(trainer.model).state_dict().items()
                 }
             return
         self.wait += 1
@@ -169,12 +299,12 @@ class EarlyStopping(Callback):
                     self.wait,
                 )
 
-    def on_fit_end(self, trainer: Trainer, history: History) -> None:
+    def on_fit_end(self, trainer: TrainerView, history: History) -> None:
         if not self.restore_best or self.best_state is None:
             return
         last = history.records[-1]["epoch"] if history.records else None
         if last != self.best_epoch:
-            trainer.model.load_state_dict(self.best_state)
+            unwrap_model(trainer.model).load_state_dict(self.best_state)
             if trainer.is_main:
                 logger.info(
                     "restored the weights of epoch %s (best %s)", self.best_epoch, self.monitor
@@ -225,7 +355,7 @@ class MetricsLogger(Callback):
             )
         self.format = fmt
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, record: dict[str, Any]) -> None:
         if not trainer.is_main:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)

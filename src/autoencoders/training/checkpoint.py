@@ -16,10 +16,26 @@ A checkpoint is first written to a hidden temporary folder, every file flushed a
 then renamed into place, and only then is ``latest`` replaced (atomically). A process killed at
 any moment leaves ``latest`` naming a complete checkpoint. Nothing is pickled: tensors are
 safetensors, everything else JSON (see :mod:`autoencoders.training.state`).
+
+:func:`save_checkpoint` and :func:`load_checkpoint` write and read a
+:class:`~autoencoders.training.state.TrainingState` by themselves: this module is the only one
+that knows the files.
+
+Example:
+    >>> import tempfile, torch, autoencoders
+    >>> from autoencoders.training.state import TrainingState
+    >>> model = autoencoders.build("ae", h=8, z=2)
+    >>> state = TrainingState(model, torch.optim.Adam(model.parameters()), epochs=1,
+    ...                       batch_size=8, seed=0)
+    >>> folder = save_checkpoint(Path(tempfile.mkdtemp()) / checkpoint_name(1, 0), state)
+    >>> sorted(p.name for p in folder.iterdir())
+    ['model.safetensors', 'optimizer.safetensors', 'state.safetensors', 'trainer_state.json']
+    >>> load_checkpoint(folder, state)
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -27,18 +43,22 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from autoencoders.io import fsync_dir, atomic_write_bytes
-from autoencoders.training.callbacks import Callback
+import torch
+from safetensors.torch import load_file
+from safetensors.torch import save as st_save
+from torch import nn
 
-if TYPE_CHECKING:
-    from torch import nn
-
-    from autoencoders.training.history import History
-    from autoencoders.training.trainer import Trainer
+from autoencoders._utils import unwrap_model
+from autoencoders.io import atomic_write_bytes, fsync_dir
+from autoencoders.training import distributed as dist_utils
+from autoencoders.training.callbacks import Callback, TrainerView
+from autoencoders.training.history import History
+from autoencoders.training.state import TrainingState, dumps, join_state, split_state
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "LATEST",
     "MODEL_FILE",
     "OPTIMIZER_FILE",
@@ -48,6 +68,9 @@ __all__ = [
     "checkpoint_name",
     "find_latest",
     "list_checkpoints",
+    "load_checkpoint",
+    "resolve_resume",
+    "save_checkpoint",
     "save_model",
     "write_folder",
 ]
@@ -59,6 +82,8 @@ OPTIMIZER_FILE = "optimizer.safetensors"
 TENSORS_FILE = "state.safetensors"
 STATE_FILE = "trainer_state.json"
 LATEST = "latest"
+#: Version of the ``trainer_state.json`` layout.
+CHECKPOINT_FORMAT = 1
 _NAME = re.compile(r"^ckpt-epoch(\d+)-step(\d+)$")
 
 
@@ -137,11 +162,10 @@ def save_model(model: nn.Module, folder: str | os.PathLike[str]) -> Path:
     with :func:`autoencoders.load`); a module that cannot be described by a config gets
     ``model.safetensors`` alone.
     """
-    from safetensors.torch import save as st_save
-
     from autoencoders.io import save
     from autoencoders.model import Autoencoder
 
+    model = unwrap_model(model)
     folder = Path(folder)
     if isinstance(model, Autoencoder):
         try:
@@ -152,6 +176,105 @@ def save_model(model: nn.Module, folder: str | os.PathLike[str]) -> Path:
     state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(folder / MODEL_FILE, st_save(state))
     return folder
+
+
+def save_checkpoint(folder: str | os.PathLike[str], state: TrainingState) -> Path | None:
+    """Write ``state`` (a :class:`~autoencoders.training.state.TrainingState`) to ``folder``,
+    atomically, in the layout above.
+
+    Collective under torch.distributed: every process calls it, rank 0 writes. A non-finite
+    loss since the last check raises
+    :class:`~autoencoders.training.meter.NonFiniteLossError` before anything is written.
+
+    Returns:
+        The folder on rank 0, None on other ranks.
+    """
+    sd = state.state_dict()
+    if sd is None:
+        return None
+    weights = sd.pop("model")
+    opt_doc, opt_tensors = split_state(sd.pop("optimizer"), "optimizer")
+    doc: dict[str, Any] = {"format_version": CHECKPOINT_FORMAT}
+    tensors: dict[str, torch.Tensor] = {}
+    for key, value in sd.items():
+        doc[key], more = split_state(value, key)
+        tensors.update(more)
+        if key == "history":
+            doc["optimizer"] = opt_doc  # the JSON keeps the order of format 1
+    files = {
+        MODEL_FILE: st_save(weights, metadata={"format": "pt"}),
+        OPTIMIZER_FILE: st_save(opt_tensors, metadata={"format": "pt"}),
+        TENSORS_FILE: st_save(tensors, metadata={"format": "pt"}),
+        STATE_FILE: dumps(doc),
+    }
+    return write_folder(folder, files)
+
+
+def load_checkpoint(folder: str | os.PathLike[str], state: TrainingState) -> None:
+    """Restore ``state`` from the checkpoint ``folder`` (every process reads it).
+
+    Raises:
+        ValueError: missing or unreadable files, or an unsupported format version.
+    """
+    folder = Path(folder)
+    try:
+        doc = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+        weights = load_file(str(folder / MODEL_FILE), device=str(state.device))
+        tensors = load_file(str(folder / OPTIMIZER_FILE))
+        tensors.update(load_file(str(folder / TENSORS_FILE)))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read checkpoint {str(folder)!r}: {exc}") from None
+    if doc.get("format_version") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"checkpoint {str(folder)!r} has format_version {doc.get('format_version')!r}; "
+            f"this version reads {CHECKPOINT_FORMAT}"
+        )
+    sd = join_state(doc, tensors)
+    sd["model"] = weights
+    state.load_state_dict(sd)
+
+
+def resolve_resume(
+    resume: bool | str | os.PathLike[str], checkpoint_dir: Path | None, *, is_main: bool
+) -> Path | None:
+    """The checkpoint ``fit(resume=...)`` continues from, or None to start afresh.
+
+    ``False``: start afresh (``checkpoint_dir`` must hold no checkpoint yet; checked on rank 0
+    for every process). ``True``: the latest in ``checkpoint_dir``, or None when there is none.
+    A path: that checkpoint folder, or the latest in that folder.
+
+    Raises:
+        ValueError: a used ``checkpoint_dir`` without resume, ``resume=True`` without a
+            ``checkpoint_dir``, or a path holding no checkpoint.
+    """
+    if resume is False or resume is None:
+        if checkpoint_dir is not None:
+            mine = 1.0 if (is_main and list_checkpoints(checkpoint_dir)) else 0.0
+            if float(dist_utils.all_reduce_sum(torch.tensor([mine]))[0]) > 0:
+                raise ValueError(
+                    f"checkpoint_dir {str(checkpoint_dir)!r} already holds checkpoints; "
+                    "pass resume=True to continue that run, or choose an empty folder"
+                )
+        return None
+    if resume is True:
+        if checkpoint_dir is None:
+            raise ValueError("resume=True needs checkpoint_dir (where to find checkpoints)")
+        found = find_latest(checkpoint_dir)
+        if found is None and is_main:
+            logger.info("no checkpoint in %s: starting afresh", checkpoint_dir)
+        return found
+    if not isinstance(resume, (str, os.PathLike)):
+        raise TypeError(f"resume must be a bool or a checkpoint path, got {type(resume).__name__}")
+    path = Path(resume)
+    if not (path / STATE_FILE).is_file():
+        found = find_latest(path) if path.is_dir() else None
+        if found is None:
+            raise ValueError(
+                f"resume={str(path)!r} is neither a checkpoint folder (with {STATE_FILE}) "
+                "nor a checkpoint_dir holding one"
+            )
+        path = found
+    return path
 
 
 class ModelCheckpoint(Callback):
@@ -200,14 +323,14 @@ class ModelCheckpoint(Callback):
         self.best: float | None = None
         self.last_saved: Path | None = None
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None:
         self.best = None
         if trainer.is_main:
             self.directory.mkdir(parents=True, exist_ok=True)
             for stale in self.directory.glob(".*.tmp"):  # left by a killed run
                 shutil.rmtree(stale, ignore_errors=True)
 
-    def on_step_end(self, trainer: Trainer, step: int, loss: Any) -> None:
+    def on_step_end(self, trainer: TrainerView, step: int, loss: Any) -> None:
         n = self.every_n_steps
         if n is None or step % n:
             return
@@ -216,7 +339,7 @@ class ModelCheckpoint(Callback):
             return  # the end-of-epoch checkpoint follows at once
         self.save(trainer)
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, record: dict[str, Any]) -> None:
         key = self.monitor if self.monitor in record else "train_loss"
         value = record.get(key)
         improved = (
@@ -230,15 +353,15 @@ class ModelCheckpoint(Callback):
                 save_model(trainer.model, self.directory / "best")
         self.save(trainer)
 
-    def on_fit_end(self, trainer: Trainer, history: History) -> None:
+    def on_fit_end(self, trainer: TrainerView, history: History) -> None:
         if self.save_final and trainer.is_main:
             save_model(trainer.model, self.directory / "final")
 
-    def save(self, trainer: Trainer) -> Path | None:
+    def save(self, trainer: TrainerView) -> Path | None:
         """Checkpoint now (collective under torch.distributed); returns the folder on rank 0."""
         epoch = trainer.epoch + (1 if trainer.batch_in_epoch else 0)
         folder = self.directory / checkpoint_name(epoch, trainer.global_step)
-        written = trainer.save_checkpoint(folder)
+        written = save_checkpoint(folder, trainer.state)
         if written is None:
             return None
         atomic_write_bytes(self.directory / LATEST, (folder.name + "\n").encode("utf-8"))
