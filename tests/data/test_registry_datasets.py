@@ -50,7 +50,7 @@ def test_builtin_datasets_are_registered() -> None:
 
 
 def test_unknown_name_suggests_a_close_match() -> None:
-    with pytest.raises(ValueError, match="did you mean 'fashion_mnist'") as info:
+    with pytest.raises(ValueError, match="did you mean 'fashion-mnist'") as info:
         load_dataset("fashion-mnsit")
     assert isinstance(info.value, UnknownNameError)
     for name in ("celeba", "fashion_mnist", "mnist", "folder:<path>"):
@@ -108,7 +108,7 @@ def test_a_plugin_dataset_is_loaded_by_name(registered: list[str]) -> None:
     # its own options are checked by the registry, with a close match
     with pytest.raises(UnknownArgumentError, match="'sise'; did you mean 'size'"):
         load_dataset("my_squares", sise=5)
-    with pytest.raises(UnknownNameError, match="did you mean 'my_squares'"):
+    with pytest.raises(UnknownNameError, match="did you mean 'my-squares'"):
         load_dataset("my-sqares")
 
 
