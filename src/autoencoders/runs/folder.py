@@ -1,0 +1,235 @@
+"""One run folder: :func:`train_run` writes it, :func:`evaluate_run` recomputes its metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from autoencoders import report
+from autoencoders._version import __version__
+from autoencoders.io import load, save
+from autoencoders.metrics import evaluate_model
+from autoencoders.runs._files import METRICS_FILE, RUN_FILE, check_out, read_run, write_json
+from autoencoders.runs.inputs import check_data, data_summary, load_data
+from autoencoders.runs.models import build_model, model_arguments
+from autoencoders.runs.settings import RunError, RunResult, RunSettings
+from autoencoders.training import History, Trainer
+
+__all__ = ["best_validation", "evaluate_run", "train_run"]
+
+logger = logging.getLogger("autoencoders.runs")
+
+
+def best_validation(history: Any) -> tuple[float | None, int | None]:
+    """``(val_loss, epoch)`` of :meth:`History.best <autoencoders.training.History.best>`,
+    or ``(None, None)`` when no epoch has a finite validation loss.
+
+    Example:
+        >>> best_validation([{"epoch": 1, "val_loss": 2.0}, {"epoch": 2, "val_loss": 1.5}])
+        (1.5, 2)
+        >>> best_validation([{"epoch": 1, "train_loss": 2.0}])
+        (None, None)
+    """
+    h = History.coerce(history)
+    if h.monitor_key() != "val_loss":
+        return None, None
+    try:
+        i = h.best_index()
+    except ValueError:  # no finite validation loss
+        return None, None
+    return float(h.records[i]["val_loss"]), int(h.epochs()[i])
+
+
+def _metrics(model: Any, splits: Any, seed: int) -> dict[str, Any]:
+    logger.info("computing test metrics")
+    return json.loads(json.dumps(evaluate_model(model, splits, seed=seed), default=float))
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def train_run(
+    model: str,
+    model_kwargs: Mapping[str, Any] | None = None,
+    settings: RunSettings | None = None,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    splits: Any = None,
+    command: str | None = None,
+) -> RunResult:
+    """Train a registered model and write a complete run folder.
+
+    The folder gets ``run.json`` (what was run, and its ``status``: ``training``, then
+    ``done``, or ``failed`` with the ``error``), ``config.json`` + ``model.safetensors``,
+    ``history.json``/``history.csv``, ``metrics.json``, the figures and ``report.md`` (see
+    :mod:`autoencoders.report`). ``autoencoders train`` writes the very same folder.
+
+    The model name and keywords, the settings (optimizer, scheduler, device, ...) and the
+    output folder are all checked before any data is loaded or anything written.
+
+    Args:
+        model: registered model name.
+        model_kwargs: its keyword arguments (``noise`` and noise parameters included).
+        settings: data and training options (default :class:`RunSettings()`).
+        out: the run folder (default ``runs/<model>-<timestamp>``).
+        overwrite: allow writing into a folder that already holds a run.
+        splits: data already loaded (a :class:`~autoencoders.data.DataSplits`, e.g. from
+            :func:`~autoencoders.data.from_tensors`); default: load ``settings.data``.
+        command: the command line, recorded in ``run.json`` and the report.
+
+    Returns:
+        A :class:`RunResult` (folder, parameters, best validation loss, metrics, history).
+
+    Raises:
+        RunError: ``out`` already holds a run, or the data does not fit the model.
+        autoencoders.UnknownNameError: an unknown model, optimizer or scheduler name.
+
+    Example:
+        >>> import tempfile, torch
+        >>> from autoencoders.data import from_tensors
+        >>> data = from_tensors(torch.rand(60, 1, 28, 28))
+        >>> settings = RunSettings(epochs=1, batch_size=16, progress=False, plots=False)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     result = train_run("ae", {"h": 8, "z": 2}, settings, out=d, splits=data)
+        ...     files = sorted(p.name for p in result.dir.iterdir())
+        >>> files  # doctest: +NORMALIZE_WHITESPACE
+        ['config.json', 'history.csv', 'history.json', 'metrics.json', 'model.safetensors',
+         'report.md', 'run.json']
+        >>> result.best_epoch, result.num_parameters
+        (1, 13378)
+    """
+    settings = (settings or RunSettings()).check()
+    kwargs = dict(model_kwargs or {})
+    net = build_model(model, kwargs)  # the name and keywords, before anything else
+    folder = check_out(out, model, overwrite)
+    trainer = Trainer(net, **settings.trainer_kwargs())  # the training options, likewise
+    if splits is None:
+        splits = load_data(settings, net)
+    else:
+        check_data(splits, net)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = net.name or model
+    run: dict[str, Any] = {
+        "model": name,
+        "model_kwargs": kwargs,
+        "model_arguments": model_arguments(name, kwargs),
+        "num_parameters": net.num_parameters(),
+        "variational": net.is_variational,
+        "output_activation": net.output_activation,
+        "noise": repr(net.noise) if net.noise is not None else None,
+        "data": data_summary(splits, settings),
+        "training": settings.record(),
+        "command": command,
+        "autoencoders_version": __version__,
+        "torch_version": torch.__version__,
+        "status": "training",
+    }
+    write_json(folder / RUN_FILE, run)
+    logger.info("training %s (%s parameters) -> %s", name, f"{run['num_parameters']:,}", folder)
+    try:
+        start = time.perf_counter()
+        history = trainer.fit(splits.train, splits.val)
+        run["seconds"] = round(time.perf_counter() - start, 2)
+        run["training"]["device"] = str(trainer.device)
+        save(net, folder)
+        history.to_json(folder / "history.json")
+        history.to_csv(folder / "history.csv")
+        net.eval()
+        metrics = _metrics(net, splits, settings.seed)
+        write_json(folder / METRICS_FILE, metrics)
+        if settings.plots:
+            logger.info("drawing figures")
+            names = getattr(splits, "class_names", None)
+            with _seeded(settings.seed):
+                report.write_figures(
+                    net,
+                    splits.test,
+                    folder,
+                    history=history,
+                    class_names=list(names) if names else None,
+                    seed=settings.seed,
+                )
+    except BaseException as exc:
+        run["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        run["error"] = f"{type(exc).__name__}: {exc}"
+        write_json(folder / RUN_FILE, run)
+        raise
+    run["best_val_loss"], run["best_epoch"] = best_validation(history)
+    run["status"] = "done"
+    write_json(folder / RUN_FILE, run)
+    report.write_report(folder, title=f"Run report: {name}")
+    return RunResult(
+        dir=folder,
+        model=name,
+        num_parameters=run["num_parameters"],
+        variational=net.is_variational,
+        best_val_loss=run["best_val_loss"],
+        best_epoch=run["best_epoch"],
+        metrics=metrics,
+        history=history,
+        seconds=run["seconds"],
+    )
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    data: str | None = None,
+    data_root: str | None = None,
+    limit: int | None = None,
+    device: str = "cpu",
+    download: bool = False,
+) -> dict[str, Any]:
+    """Reload a run folder's model, recompute ``metrics.json`` (and ``report.md``) and return it.
+
+    The data options default to those recorded in the run's ``run.json``, so the metrics
+    are those of the data the run was trained on.
+
+    Raises:
+        RunError: ``run_dir`` is not a run folder (it has no ``config.json``).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     evaluate_run(d)
+        Traceback (most recent call last):
+          ...
+        autoencoders.runs.settings.RunError: '...' is not a run folder (it has no config.json)
+    """
+    folder = Path(run_dir)
+    if not (folder / "config.json").is_file():
+        raise RunError(f"{str(folder)!r} is not a run folder (it has no config.json)")
+    model = load(folder, device=_resolve_device(device))
+    run = read_run(folder)
+    recorded = run.get("data") or {}
+    settings = RunSettings(
+        data=data or recorded.get("name") or "fashion-mnist",
+        seed=int((run.get("training") or {}).get("seed", 0)),
+        data_root=data_root if data_root is not None else recorded.get("root"),
+        limit=limit if limit is not None else recorded.get("limit"),
+        download=download,
+    )
+    splits = load_data(settings, model)
+    metrics = _metrics(model, splits, settings.seed)
+    write_json(folder / METRICS_FILE, metrics)
+    report.write_report(folder, title=f"Run report: {model.name or 'model'}")
+    return metrics

@@ -1,0 +1,98 @@
+"""Tests for :mod:`autoencoders.report`: it formats what it is given (tables, report.md, figures)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import autoencoders
+from autoencoders import report
+
+pytest.importorskip("matplotlib")
+
+
+def test_write_comparison(tmp_path: Path) -> None:
+    rows = [
+        {"run": "z=5", "z": 5, "params": 1000, "test_mse": 0.1, "test_elbo": None},
+        {"run": "z=10", "z": 10, "params": 2000, "test_mse": 0.05, "test_elbo": None},
+    ]
+    md, csv_path = report.write_comparison(rows, tmp_path, title="t")
+    table = list(csv.DictReader(csv_path.open()))
+    assert [r["run"] for r in table] == ["z=5", "z=10"]
+    assert table[1]["test_elbo"] == ""
+    text = md.read_text()
+    assert "| run | z | parameters | test MSE/pixel | test ELBO (nats) |" in text
+    assert "| z=10 | 10 | 2,000 | 0.05 | — |" in text
+    with pytest.raises(ValueError, match="no runs"):
+        report.write_comparison([], tmp_path)
+
+
+def test_write_report_partial_folder(tmp_path: Path) -> None:
+    (tmp_path / "history.json").write_text(
+        json.dumps(
+            [{"epoch": 1, "train_loss": 3.0, "val_loss": 2.0}, {"epoch": 2, "val_loss": 1.5}]
+        )
+    )
+    text = report.write_report(tmp_path).read_text()
+    assert "**Best validation loss**: 1.5 at epoch 2 of 2" in text
+    assert "## Test metrics" not in text
+
+
+@pytest.mark.parametrize(
+    ("records", "line"),
+    [
+        # the best epoch is History's: the first of equal minima, NaN epochs skipped
+        (
+            [
+                {"epoch": 1, "val_loss": 2.0},
+                {"epoch": 2, "val_loss": float("nan")},
+                {"epoch": 3, "val_loss": 1.0},
+                {"epoch": 4, "val_loss": 1.0},
+            ],
+            "**Best validation loss**: 1 at epoch 3 of 4",
+        ),
+        # nested records as the History accepts them
+        ([{"epoch": 1, "val": {"loss": 0.5}}], "**Best validation loss**: 0.5 at epoch 1 of 1"),
+        # no validation: the final training loss
+        ([{"train_loss": 3.0}, {"train_loss": 2.5}], "**Final training loss**: 2.5"),
+        # no finite validation loss either
+        ([{"train_loss": 3.0, "val_loss": float("nan")}], "**Final training loss**: 3"),
+    ],
+)
+def test_report_best_epoch_is_the_historys(tmp_path: Path, records: list, line: str) -> None:
+    (tmp_path / "history.json").write_text(json.dumps(records))
+    assert f"- {line}\n" in report.write_report(tmp_path).read_text()
+
+
+def test_report_survives_a_bad_history(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "history.json").write_text("{not json")
+    text = report.write_report(tmp_path).read_text()
+    assert "Best validation loss" not in text and "cannot read" in caplog.text
+
+
+def test_report_training_settings_as_json(tmp_path: Path) -> None:
+    run = {"training": {"optimizer": "sgd", "optimizer_kwargs": {"momentum": 0.9}, "amp": None}}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    text = report.write_report(tmp_path).read_text()
+    assert '- **Training**: optimizer=sgd, optimizer_kwargs={"momentum": 0.9}, amp=none' in text
+
+
+def test_flat_metrics() -> None:
+    got = report.flat_metrics({"a": 1, "b": {"c": 2, "d": {"e": 3}}})
+    assert got == {"a": 1, "b.c": 2, "b.d.e": 3}
+
+
+def test_write_figures_takes_any_data(tmp_path: Path) -> None:
+    """A DataLoader works like a TensorDataset; the noise preview uses the model's range."""
+    model = autoencoders.build("ae", h=8, z=2, noise="gaussian", output_activation="tanh")
+    x = torch.rand(12, 1, 28, 28) * 2 - 1
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, torch.arange(12) % 3), batch_size=5
+    )
+    written = {p.name for p in report.write_figures(model, loader, tmp_path, n=4)}
+    assert {"reconstructions.png", "latent_space.png", "noise_levels.png"} <= written
+    assert "samples.png" not in written  # not variational
