@@ -147,9 +147,17 @@ def iter_batches(
 
 
 def gather(
-    data: Any, batch_size: int = 4096, *, need_labels: bool = False, what: str = "data"
+    data: Any,
+    batch_size: int = 4096,
+    *,
+    need_labels: bool = False,
+    what: str = "data",
+    limit: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """All of ``data`` as one ``(x, y)`` pair of tensors (``y`` None without labels).
+    """All of ``data`` (or its first ``limit`` items) as one ``(x, y)`` pair of tensors.
+
+    ``y`` is None when the data has no labels. With ``limit``, reading stops at the batch that
+    reaches it, so a large lazy dataset is not read whole.
 
     Raises:
         ValueError: ``data`` is empty, or has no labels while ``need_labels`` is set.
@@ -158,14 +166,25 @@ def gather(
         >>> x, y = gather((torch.rand(5, 3), torch.arange(5)), batch_size=2)
         >>> x.shape, y.tolist()
         (torch.Size([5, 3]), [0, 1, 2, 3, 4])
+        >>> gather(torch.rand(100, 3), batch_size=8, limit=10)[0].shape
+        torch.Size([10, 3])
     """
-    xs, ys = [], []
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+    xs, ys, count = [], [], 0
     for x, y in iter_batches(data, batch_size, what=what):
         xs.append(x)
         ys.append(y)
+        count += len(x)
+        if limit is not None and count >= limit:
+            break
     if not xs:
         raise ValueError(f"{what} is empty")
     labels = None if any(y is None for y in ys) else torch.cat([y.reshape(-1) for y in ys])
     if need_labels and labels is None:
         raise ValueError(f"{what} has no labels; give (x, y) items or an (x, y) pair")
-    return torch.cat(xs), labels
+    x = torch.cat(xs)
+    if limit is not None:
+        x = x[:limit]
+        labels = labels[:limit] if labels is not None and len(labels) == count else labels
+    return x, labels

@@ -41,7 +41,7 @@ from typing import Any
 import torch
 
 from autoencoders import plots
-from autoencoders._utils import device_of, iter_batches, unwrap_model
+from autoencoders._utils import device_of, gather, unwrap_model
 from autoencoders.training.history import TRAIN_KEYS, History
 
 __all__ = [
@@ -162,19 +162,8 @@ def _read_json(path: Path) -> Any:
 
 # -- figures ---------------------------------------------------------------------------------------
 def _images_and_labels(data: Any, limit: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The first ``limit`` items of ``data`` (at least) as ``(x, y)``, read batch by batch so a
-    large lazy dataset is not read whole; ``y`` None unless it is integer class labels."""
-    xs, ys, count = [], [], 0
-    for x, y in iter_batches(data, 256, what="the figures' data"):
-        xs.append(x)
-        ys.append(y)
-        count += len(x)
-        if count >= limit:
-            break
-    if not xs:
-        raise ValueError("the figures' data is empty")
-    x = torch.cat(xs)
-    y = None if any(t is None for t in ys) else torch.cat([t.reshape(-1) for t in ys])
+    """The first ``limit`` items of ``data`` as ``(x, y)``; ``y`` None unless class labels."""
+    x, y = gather(data, 256, what="the figures' data", limit=limit)
     if y is not None and (y.is_floating_point() or y.numel() != x.shape[0]):
         y = None
     return x, y
@@ -370,12 +359,11 @@ def write_report(
         lines.append(f"- **Command**: `{run['command']}`")
     history_path = folder / "history.json"
     if history_path.is_file():
-        records, line = _read_json(history_path), None  # None (and a warning) if unreadable
-        if records is not None:
-            try:
-                line = _history_line(History.coerce(records))
-            except (TypeError, ValueError) as exc:
-                logger.warning("cannot read %s: %s", history_path, exc)
+        line = None
+        try:
+            line = _history_line(History.coerce(history_path))
+        except (OSError, TypeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+            logger.warning("cannot read %s: %s", history_path, exc)
         if line:
             lines.append(f"- {line}")
     lines.append("")
