@@ -283,7 +283,7 @@ class TrainingState:
             scheduler,
             scaler,
         )
-        self.callbacks = list(callbacks)
+        self.callbacks = callbacks if isinstance(callbacks, list) else list(callbacks)  # shared
         self.epochs, self.batch_size, self.seed = epochs, batch_size, seed
         self.device = device or torch.device("cpu")
         self.rank, self.world_size = 0, 1

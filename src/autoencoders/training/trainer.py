@@ -60,12 +60,10 @@ class Trainer:
 
     Args:
         model: the model; ``model(x)`` is passed to the loss with the clean ``x`` as target.
-        loss: None (:func:`autoencoders.losses.default_loss`: ELBO for a Gaussian bottleneck,
-            reconstruction otherwise), a registered loss name, or a callable ``loss(output, x)``
-            returning a :class:`~autoencoders.LossOutput` whose total is a batch mean.
-        optimizer: a name in :data:`autoencoders.registry.optimizers` (``"adam"``, ``"adamw"``,
-            ``"sgd"``, ``"rmsprop"``, ``"nadam"``, ``"radam"``; Adam/AdamW fused where the
-            device has it) or a callable ``params -> torch.optim.Optimizer``.
+        loss: None (:func:`autoencoders.losses.default_loss`), a registered loss name, or a
+            callable ``loss(output, x) -> LossOutput`` whose total is a batch mean.
+        optimizer: a name in :data:`autoencoders.registry.optimizers` (``"adam"``, fused where
+            possible, ``"adamw"``, ``"sgd"``, ...) or a callable ``params -> Optimizer``.
         lr: learning rate (named optimizers).
         weight_decay: weight decay (named optimizers).
         betas: Adam-family betas.
@@ -76,20 +74,17 @@ class Trainer:
         compile: False, True or a ``torch.compile`` mode: the training forward is compiled
             once, for the steady batch size; a smaller last batch and evaluation run eagerly.
         grad_clip: clip the gradient norm to this value (None: no clipping).
-        scheduler: None, a name in :data:`autoencoders.registry.schedulers` (``"step"``,
-            ``"multistep"``, ``"exponential"``, ``"cosine"``, ``"plateau"``, ``"onecycle"``,
-            ``"warmup_cosine"``) or a callable ``optimizer -> scheduler``. Per-step schedules
-            step after every batch (built by ``fit``), the others once per epoch.
+        scheduler: None, a name in :data:`autoencoders.registry.schedulers` (``"cosine"``,
+            ``"onecycle"``, ...; see the guide) or a callable ``optimizer -> scheduler``.
         callbacks: :class:`~autoencoders.training.Callback` objects.
         early_stopping: None, a patience, EarlyStopping keyword arguments, or an EarlyStopping.
         checkpoint_dir: folder for resumable checkpoints, the best and the final model.
         checkpoint_every: also checkpoint every this many steps (needs ``checkpoint_dir``).
-        seed: seeds the training order and, at the start of a fresh fit, ``torch`` and
-            ``random`` (plus the rank). None leaves the global RNGs alone.
+        seed: seeds the training order and, on a fresh fit, ``torch`` and ``random`` (plus
+            the rank); None leaves the global RNGs alone.
         progress: show a tqdm bar per epoch (rank 0 only).
-        nonfinite: ``"raise"``: a NaN/Inf loss raises :class:`NonFiniteLossError`, checked at
-            progress refreshes, checkpoints and epoch ends. ``"skip"``: skip the optimizer
-            step of such batches (one device synchronisation per step).
+        nonfinite: ``"raise"`` (a NaN/Inf loss raises :class:`NonFiniteLossError`) or
+            ``"skip"`` (skip the step of such batches: one synchronisation per step).
         keep_checkpoints: how many resumable checkpoints to keep.
         compile_backend: ``torch.compile`` backend (``"inductor"``; ``"eager"`` for tests).
         num_workers: DataLoader workers for datasets too large for memory (None: up to 4).
@@ -160,7 +155,8 @@ class Trainer:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.batch_size = positive_int(batch_size, "batch_size")
-        self.eval_batch_size = positive_int(eval_batch_size or self.batch_size, "eval_batch_size")
+        eval_bs = self.batch_size if eval_batch_size is None else eval_batch_size
+        self.eval_batch_size = positive_int(eval_bs, "eval_batch_size")
         self.lr = number(lr, "lr", positive=True)
         self.weight_decay = number(weight_decay, "weight_decay")
         self.betas = betas_pair(betas)
@@ -252,8 +248,7 @@ class Trainer:
         """Train for ``epochs`` epochs (or until early stopping) and return the :class:`History`.
 
         Args:
-            train: a tensor ``(N, ...)``, a torch Dataset (items ``x`` or ``(x, label)``), or a
-                DataLoader.
+            train: a tensor ``(N, ...)``, a Dataset (of ``x`` or ``(x, label)``) or a DataLoader.
             val: validation data of the same kinds, evaluated after every epoch.
             resume: False starts afresh (``checkpoint_dir`` must hold no checkpoint). True
                 continues from the latest checkpoint in ``checkpoint_dir`` (afresh if there is
