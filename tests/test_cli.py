@@ -191,10 +191,21 @@ def test_console_script() -> None:
     if not script.is_file():
         pytest.skip(f"the console script is not installed next to {sys.executable}")
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    res = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=env)
-    assert res.returncode == 0
-    assert res.stdout.strip() == f"autoencoders {autoencoders.__version__}"
-    _check_unknown_model([str(script)])
+    version = subprocess.Popen(  # runs while the unknown-model check below runs
+        [str(script), "--version"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        _check_unknown_model([str(script)])
+        out, err = version.communicate(timeout=300)
+    finally:
+        if version.poll() is None:
+            version.kill()
+    assert version.returncode == 0, err
+    assert out.strip() == f"autoencoders {autoencoders.__version__}"
 
 
 def test_traceback_flag() -> None:

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import Any, Generic, TypeVar, overload
 
+from torch import nn
+
 __all__ = [
     "PLUGIN_GROUP",
     "DuplicateNameError",
@@ -354,16 +356,30 @@ class Registry(Generic[T]):
         """The builder registered as ``name`` (aliases and plugins included)."""
         return self._entries[self.canonical(name)]
 
-    def build(self, name: str, /, **kwargs: Any) -> Any:
-        """Look up ``name`` and call it with ``kwargs``, checking the keywords first."""
+    def build(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        """Look up ``name`` and call it with ``args`` and ``kwargs``, checking the keywords first.
+
+        Positional arguments are for what a builder acts on (an optimizer's parameters, a
+        scheduler's optimizer); a module's configuration is given by keyword, so that it can
+        be recorded and saved.
+
+        Example:
+            >>> import torch
+            >>> from autoencoders.registry import optimizers
+            >>> opt = optimizers.build("sgd", [torch.nn.Parameter(torch.zeros(2))], lr=0.5)
+            >>> type(opt).__name__, opt.param_groups[0]["lr"]
+            ('SGD', 0.5)
+        """
         key = self.canonical(name)
         builder = self._entries[key]
         check_kwargs(f"{self.kind} {key!r}", builder, kwargs)
-        obj = builder(**kwargs)
-        # the one record of how to rebuild it (see autoencoders.blocks.base.built_by): a class
-        # that records its own arguments (a Block, defaults included) keeps its record; what a
-        # factory made, or a class that records nothing, is remembered as this call
-        if hasattr(obj, "__dict__") and (
+        obj = builder(*args, **kwargs)
+        # the one record of how to rebuild a module (see autoencoders.blocks.base.built_by): a
+        # class that records its own arguments (a Block, defaults included) keeps its record;
+        # a module a factory made, or of a class that records nothing, is remembered as this
+        # call. Other objects (optimizers, schedulers, datasets) are left untouched: some of
+        # them serialise their __dict__.
+        if isinstance(obj, nn.Module) and (
             not inspect.isclass(builder) or BUILT_BY not in obj.__dict__
         ):
             obj.__dict__[BUILT_BY] = (builder, dict(kwargs))

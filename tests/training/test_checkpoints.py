@@ -154,19 +154,38 @@ def test_mid_epoch_resume_checks_the_batch_size(make_ae, make_data, tmp_path) ->
         t.fit(x, resume=True)
 
 
-def _run_worker(*args: str) -> subprocess.CompletedProcess[str]:
+def _start_worker(*args: str) -> subprocess.Popen[str]:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return subprocess.run(
-        [sys.executable, str(WORKER), *args], capture_output=True, text=True, env=env, timeout=300
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
+
+
+def _finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        out, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _run_worker(*args: str) -> subprocess.CompletedProcess[str]:
+    return _finish(_start_worker(*args))
 
 
 def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(tmp_path) -> None:
     """A run SIGKILLed mid-epoch and resumed ends with the same weights, bit for bit, as an
     uninterrupted run: same permutation replayed, batches skipped, RNG states restored."""
-    full = _run_worker("full", str(tmp_path / "ck_full"), str(tmp_path / "full.safetensors"))
-    assert full.returncode == 0, full.stderr
+    # the uninterrupted run and the one that is killed are independent: run them side by side
+    full_proc = _start_worker("full", str(tmp_path / "ck_full"), str(tmp_path / "full.safetensors"))
     killed = _run_worker("kill", str(tmp_path / "ck"), str(tmp_path / "x.safetensors"), "8")
+    full = _finish(full_proc)
+    assert full.returncode == 0, full.stderr
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert not (tmp_path / "x.safetensors").exists()
     # checkpoints at steps 3, 5 (epoch end), 6; killed after step 8 of 15

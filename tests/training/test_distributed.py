@@ -53,20 +53,26 @@ def _env() -> dict[str, str]:
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs gloo")
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="loopback interface 'lo'")
 def test_two_processes_match_one(tmp_path) -> None:
-    single = subprocess.run(
+    # the single-process reference runs beside the two DDP processes (they write apart)
+    single_proc = subprocess.Popen(
         [sys.executable, str(WORKER), str(tmp_path)],
         env=_env(),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=300,
     )
-    assert single.returncode == 0, single.stderr
     logs = tmp_path / "logs"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
         f"--log-dir={logs}", "--redirects=3", str(WORKER), str(tmp_path),
     ]  # fmt: skip
-    ddp = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    try:
+        ddp = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+        _, single_err = single_proc.communicate(timeout=300)
+    finally:
+        if single_proc.poll() is None:
+            single_proc.kill()
+    assert single_proc.returncode == 0, single_err
     errs = "\n".join(p.read_text() for p in logs.rglob("stderr.log"))
     assert ddp.returncode == 0, ddp.stderr + errs
     r0, r1 = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
