@@ -5,6 +5,7 @@
 * no module takes an underscore name from another module of the library, by import or by
   attribute (``plots._records``): shared private helpers live in underscore modules made for
   them, such as ``autoencoders/_utils.py``;
+* every import goes down the layers of :data:`LAYERS` (the table of docs/internals.rst);
 * no file over 600 lines, and ``cli.py`` under 400: the command line only parses and prints.
 """
 
@@ -19,6 +20,21 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "autoencoders"
 MAX_LINES = 600
 MAX_CLI_LINES = 400
+
+#: The parts of the package, lowest first; a part imports only from parts on a lower layer
+#: (and from itself). The same table is on the documentation's Architecture page.
+LAYERS: list[set[str]] = [
+    {"registry", "_utils", "_version"},
+    {"blocks", "data"},
+    {"model", "losses", "noise"},
+    {"zoo", "io", "metrics"},
+    {"training"},
+    {"plots"},
+    {"report"},
+    {"runs"},
+    {"cli"},
+    {"__init__", "__main__"},
+]
 
 
 def _module_name(path: Path) -> str:
@@ -117,6 +133,29 @@ def test_no_import_circles() -> None:
         for c in cycles
     ]
     assert not cycles, "import circles:\n" + "\n".join(described)
+
+
+def _part(module: str) -> str:
+    """``autoencoders.training.trainer`` -> ``training``; the package itself -> ``__init__``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_every_part_has_a_layer() -> None:
+    placed = set().union(*LAYERS)
+    missing = sorted({_part(m) for m in MODULES} - placed)
+    assert not missing, f"parts of the package with no layer in LAYERS: {missing}"
+
+
+def test_imports_go_down_the_layers() -> None:
+    layer = {part: i for i, parts in enumerate(LAYERS) for part in parts}
+    bad = [
+        f"{m} (layer {layer[_part(m)]}) imports {t} (layer {layer[_part(t)]})"
+        for m, targets in GRAPH.items()
+        for t in targets
+        if _part(m) != _part(t) and layer[_part(t)] >= layer[_part(m)]
+    ]
+    assert not bad, "imports that do not go down the layers:\n" + "\n".join(bad)
 
 
 def _private_uses(module: str) -> list[str]:

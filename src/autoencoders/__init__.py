@@ -16,8 +16,9 @@ Register your own blocks with :func:`register_encoder`, :func:`register_bottlene
 
 from autoencoders import data as data
 from autoencoders import losses as losses
-from autoencoders._version import __version__
 from autoencoders import noise as noise
+from autoencoders import runs as runs
+from autoencoders._version import __version__
 from autoencoders.blocks import (
     Bottleneck,
     BottleneckOutput,
@@ -42,7 +43,6 @@ from autoencoders.registry import losses as loss_registry
 from autoencoders.registry import noise as noise_registry
 from autoencoders.training import History, Trainer
 from autoencoders.zoo import build, compose, list_models
-
 
 #: Decorator registering an encoder class: ``@register_encoder("name")``.
 register_encoder = encoders.register
@@ -95,5 +95,6 @@ __all__ = [
     "register_loss",
     "register_model",
     "register_noise",
+    "runs",
     "save",
 ]
