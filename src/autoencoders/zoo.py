@@ -20,11 +20,11 @@ from torch import nn
 from autoencoders.model import Autoencoder, to_jsonable
 from autoencoders.registry import (
     UnknownArgumentError,
-    did_you_mean,
     accepted_parameters,
     bottlenecks,
     check_kwargs,
     decoders,
+    did_you_mean,
     encoders,
     models,
 )
