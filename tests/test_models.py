@@ -141,3 +141,44 @@ def test_config_is_json_and_rebuilds(model: autoencoders.Autoencoder) -> None:
     rebuilt = autoencoders.Autoencoder.from_config(cfg)
     assert rebuilt.num_parameters() == model.num_parameters()
     assert rebuilt.config == cfg
+
+
+class _PluginGaussian(autoencoders.Bottleneck):
+    """A Gaussian bottleneck written to the old contract: ``forward(h)`` only."""
+
+    is_gaussian = True
+
+    def __init__(self, in_features: int = 8, z: int = 2) -> None:
+        super().__init__()
+        self.in_features, self.z_dim = in_features, z
+        self.mean = torch.nn.Linear(in_features, z)
+        self.logvar = torch.nn.Linear(in_features, z)
+
+    def forward(self, h):
+        from autoencoders.blocks import gaussian_kl
+
+        mean, logvar = self.mean(h), self.logvar(h)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean) if self.training else mean
+        return autoencoders.BottleneckOutput(
+            z=z, mean=mean, logvar=logvar, kl=gaussian_kl(mean, logvar)
+        )
+
+    def sample_prior(self, n, *, generator=None, device=None):
+        return torch.randn(n, self.z_dim, generator=generator, device=device)
+
+
+def test_a_bottleneck_with_forward_h_only_still_validates() -> None:
+    """Validation asks for sampled draws; a bottleneck without those keywords is called as before."""
+    from autoencoders.blocks import MLPDecoder, MLPEncoder
+
+    enc = MLPEncoder(input_shape=(1, 4, 4), hidden=(8,))
+    model = autoencoders.Autoencoder(
+        enc, _PluginGaussian(8, 2), MLPDecoder(z=2, output_shape=(1, 4, 4), hidden=(8,))
+    ).eval()
+    x = torch.rand(6, 1, 4, 4)
+    out = model(x, sample=True, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out.z, out.mean)  # its own rule in eval mode: the mean
+    trainer = autoencoders.Trainer(model, epochs=1, batch_size=3, progress=False)
+    history = trainer.fit(x, val=x)
+    assert torch.isfinite(torch.tensor(history[-1]["val_loss"]))
+    assert trainer.evaluate(x)["loss"] == trainer.evaluate(x)["loss"]

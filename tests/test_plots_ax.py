@@ -255,3 +255,25 @@ def test_plots_take_compiled_models(ae, vae, x) -> None:
     assert len(plots.plot_samples(_Compiled(vae), n=4).axes) == 1
     assert len(plots.plot_interpolation(_Compiled(vae), x[0], x[1], steps=2).axes) == 1
     assert "Linear(784→16)" in plots.plot_filters(_Compiled(ae)).axes[0].get_title()
+
+
+def test_image_plots_take_a_split_as_well_as_a_tensor() -> None:
+    """The data splits are accepted like a tensor; only the first n items are read."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from autoencoders.data import from_tensors
+    from autoencoders.plots import plot_noise_levels, plot_reconstructions
+
+    torch.manual_seed(0)
+    model = autoencoders.build("ae", h=8, z=2).eval()
+    splits = from_tensors(torch.randint(0, 256, (40, 28, 28), dtype=torch.uint8))
+    x = splits.tensors("test")[0]
+    from_split = plot_reconstructions(model, splits.test, n=4)
+    from_tensor = plot_reconstructions(model, x, n=4)
+    a = [im.get_array() for ax in from_split.axes for im in ax.get_images()]
+    b = [im.get_array() for ax in from_tensor.axes for im in ax.get_images()]
+    assert len(a) == len(b) > 0
+    assert all(np.array_equal(p, q) for p, q in zip(a, b))
+    assert plot_noise_levels(splits.test, "gaussian", [0.1, 0.5], n=3).axes
+    plt.close("all")

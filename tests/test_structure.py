@@ -197,5 +197,7 @@ def test_no_module_takes_private_names_from_another() -> None:
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.name)
 def test_files_stay_small(path: Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
-    limit = MAX_CLI_LINES if path == PACKAGE / "cli.py" else MAX_LINES
-    assert lines <= limit, f"{path.relative_to(SRC)} has {lines} lines; the limit is {limit}"
+    if path == PACKAGE / "cli.py":
+        assert lines < MAX_CLI_LINES, f"cli.py has {lines} lines; it must stay under 400"
+    else:
+        assert lines <= MAX_LINES, f"{path.relative_to(SRC)} has {lines} lines; at most 600"

@@ -23,18 +23,21 @@ __all__ = ["device_of", "evaluating", "gather", "iter_batches", "unwrap_model"]
 
 
 def unwrap_model(model: Any) -> Any:
-    """The module inside any nesting of ``torch.compile`` and ``DistributedDataParallel``.
+    """The module inside any nesting of ``torch.compile``, ``DistributedDataParallel`` and
+    ``DataParallel`` wrappers.
 
     Example:
         >>> import autoencoders
         >>> m = autoencoders.build("ae", h=8, z=2)
-        >>> unwrap_model(torch.compile(m)) is m
-        True
+        >>> unwrap_model(torch.compile(m)) is m, unwrap_model(nn.DataParallel(m)) is m
+        (True, True)
     """
     seen = 0
     while seen < 8:  # compile(DDP(compile(m))) at the deepest in practice
         inner = getattr(model, "_orig_mod", None)  # torch.compile's OptimizedModule
-        if inner is None and isinstance(model, nn.parallel.DistributedDataParallel):
+        if inner is None and isinstance(
+            model, (nn.parallel.DistributedDataParallel, nn.DataParallel)
+        ):
             inner = model.module
         if inner is None:
             return model

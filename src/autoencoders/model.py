@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +65,18 @@ def to_jsonable(value: Any, where: str) -> Any:
             f"{where} is not JSON-serialisable ({exc}); block arguments must be numbers, "
             "strings, booleans, None, lists or dicts of them"
         ) from None
+
+
+@functools.cache
+def _takes_draw_keywords(bottleneck_type: type) -> bool:
+    """Whether ``bottleneck_type.forward`` accepts ``sample=`` and ``generator=``."""
+    try:
+        params = inspect.signature(bottleneck_type.forward).parameters
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return True
+    return {"sample", "generator"} <= set(params)
 
 
 class Autoencoder(nn.Module):
@@ -209,7 +223,9 @@ class Autoencoder(nn.Module):
                 (default) corrupts in training mode only.
             sample: for a Gaussian bottleneck, draw ``z`` (True) or use the mean (False)
                 whatever the mode; None (default) samples in training mode only. Evaluating
-                the training objective as trained uses ``sample=True`` in eval mode.
+                the training objective as trained uses ``sample=True`` in eval mode. A
+                bottleneck whose ``forward`` takes only ``h`` (no ``sample``/``generator``
+                keywords) is called as ``bottleneck(h)`` and draws as its mode says.
             generator: the generator of the corruption's and the bottleneck's draws, in that
                 order (reproducible evaluation).
 
@@ -233,9 +249,11 @@ class Autoencoder(nn.Module):
             corrupted = self.noise(x) if generator is None else self.noise(x, generator=generator)
             x = corrupted
         h = self.encoder(x)
-        if (sample is not None or generator is not None) and self.is_variational:
+        if (sample is not None or generator is not None) and _takes_draw_keywords(
+            type(self.bottleneck)
+        ):
             b = self.bottleneck(h, sample=sample, generator=generator)
-        else:
+        else:  # a bottleneck whose forward takes only h draws as its mode says
             b = self.bottleneck(h)
         return AutoencoderOutput(
             logits=self.decoder(b.z),

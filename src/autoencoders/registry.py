@@ -463,7 +463,8 @@ optimizers: Registry[Any] = Registry("optimizer")
 schedulers: Registry[Any] = Registry("scheduler")
 #: Datasets, each a loader returning train/validation/test splits (fashion_mnist, mnist, ...).
 datasets: Registry[Any] = Registry("dataset")
-#: Experiments: named sweeps with their comparison figures (filled by :mod:`autoencoders.runs`).
+#: Experiments: named sweeps with their comparison figures (none registered yet: the place for
+#: the classic experiments, run through :mod:`autoencoders.runs`).
 experiments: Registry[Any] = Registry("experiment")
 
 _LIBRARY_REGISTRIES = {

@@ -206,7 +206,12 @@ class Bottleneck(Block):
     """Maps features ``(B, in_features)`` to a :class:`BottleneckOutput` with ``z`` ``(B, z)``.
 
     Subclasses set ``self.in_features`` and ``self.z_dim``; Gaussian ones set
-    ``is_gaussian = True`` and implement :meth:`sample_prior`.
+    ``is_gaussian = True`` and implement :meth:`sample_prior`. A stochastic bottleneck may
+    also take the keywords ``sample: bool | None`` (draw, or not, whatever the mode; None
+    follows the mode) and ``generator`` (the source of its draws) in ``forward``, as
+    :class:`~autoencoders.blocks.GaussianBottleneck` does: then validation and
+    ``Trainer.evaluate`` score it sampled and reproducibly, as it trains. Without them it is
+    called as ``forward(h)`` and draws as its mode says.
 
     Example:
         >>> class FirstHalf(Bottleneck):

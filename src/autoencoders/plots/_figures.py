@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from autoencoders._utils import device_of
+from autoencoders._utils import device_of, gather
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -152,9 +152,16 @@ def result(ax: Any) -> Any:
 
 
 # -- images --------------------------------------------------------------------------------------
-def as_batch(images: Any, what: str = "images") -> torch.Tensor:
-    """``(N, C, H, W)`` float tensor from a tensor/array of ``(N, C, H, W)`` or ``(N, H, W)``."""
-    x = torch.as_tensor(images)
+def as_batch(images: Any, what: str = "images", limit: int | None = None) -> torch.Tensor:
+    """``(N, C, H, W)`` float tensor from a tensor/array of ``(N, C, H, W)`` or ``(N, H, W)``,
+    or from any data :func:`autoencoders._utils.gather` reads (a split, a ``Dataset``, a
+    ``DataLoader``, an ``(x, y)`` pair), of which the first ``limit`` items are read."""
+    if isinstance(images, torch.Tensor) or type(images).__module__.startswith("numpy"):
+        x = torch.as_tensor(images)
+    else:
+        x = gather(images, 256, what=what, limit=limit)[0]
+    if limit is not None:
+        x = x[:limit]
     if x.dim() == 3:
         x = x.unsqueeze(1)
     if x.dim() != 4:

@@ -105,7 +105,7 @@ def to_display_range(
 
 def plot_reconstructions(
     model: Autoencoder,
-    images: torch.Tensor,
+    images: Any,
     *,
     n: int = 10,
     noisy: bool | None = None,
@@ -119,7 +119,8 @@ def plot_reconstructions(
 
     Args:
         model: the autoencoder.
-        images: a batch ``(N, C, H, W)`` in the model's data range; the first ``n`` are shown.
+        images: a batch ``(N, C, H, W)`` in the model's data range, or a split / dataset /
+            loader of them; the first ``n`` are shown.
         n: number of images (columns).
         noisy: corrupt the inputs with the model's noise transform and show the three rows
             clean / noisy / denoised. Default: when the model has a noise transform.
@@ -145,7 +146,7 @@ def plot_reconstructions(
     check_target(ax, save, "plot_reconstructions")
     model = unwrap_model(model)
     check_model(model)
-    x = as_batch(images)[: int(n)]
+    x = as_batch(images, limit=int(n))
     if noisy is None:
         noisy = getattr(model, "noise", None) is not None
     if noisy and getattr(model, "noise", None) is None:

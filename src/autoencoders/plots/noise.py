@@ -21,7 +21,7 @@ _DEFAULT_LEVELS = {"noise_factor": (0.0, 0.1, 0.25, 0.5, 0.75), "p": (0.0, 0.1, 
 
 
 def plot_noise_levels(
-    images: torch.Tensor,
+    images: Any,
     noise: str | Mapping[str, Any] | nn.Module = "gaussian",
     levels: Sequence[float] | None = None,
     *,
@@ -37,7 +37,8 @@ def plot_noise_levels(
     """A preview of a noise transform at several strengths on the same images.
 
     Args:
-        images: a batch ``(N, C, H, W)``; the first ``n`` are shown.
+        images: a batch ``(N, C, H, W)``, or a split / dataset / loader of them; the first
+            ``n`` are shown.
         noise: a registered noise-transform name, a ``{"name": ..., **kwargs}`` dict, or a
             transform built through the registry (e.g. ``model.noise``): its other settings
             are kept and ``param`` varies.
@@ -101,7 +102,7 @@ def plot_noise_levels(
             levels = sorted([*levels, current])
     if len(levels) == 0:
         raise ValueError("levels is empty; give at least one noise strength")
-    x = as_batch(images)[: int(n)]
+    x = as_batch(images, limit=int(n))
     rng = resolve_value_range(value_range)
     rows = []
     for level in levels:
