@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.utils.data import DataLoader, IterableDataset
 
 import autoencoders
 from autoencoders.losses import ReconstructionLoss
@@ -98,3 +99,21 @@ def test_modules_without_the_keywords_are_called_plainly(make_vae, make_data) ->
         assert result["loss"] == pytest.approx(float(loss(vae(x), x).total), rel=1e-6)
     with pytest.raises(ValueError, match="empty"):
         evaluate_objective(plain, loss, [], seed=0)
+
+
+class EmptyStream(IterableDataset):
+    def __iter__(self):
+        return iter(())
+
+
+def test_empty_data_is_an_error_with_known_columns(make_vae, make_data) -> None:
+    """Columns known from training (``names``) must not turn empty data into a silent NaN."""
+    vae = make_vae()
+    with pytest.raises(ValueError, match="empty"):
+        evaluate_objective(vae, autoencoders.losses.ELBOLoss(), [], names=["loss", "recon", "kl"])
+    trainer = Trainer(vae, epochs=1, batch_size=8, progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        trainer.fit(make_data(16), val=DataLoader(EmptyStream(), batch_size=4))
+    assert trainer.state.part_names == ["loss", "recon", "kl"]  # the Trainer's path
+    with pytest.raises(ValueError, match="empty"):
+        trainer.evaluate(DataLoader(EmptyStream(), batch_size=4))

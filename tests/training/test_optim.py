@@ -116,6 +116,22 @@ def test_per_step_schedule_resumes_exactly(make_vae, make_data, tmp_path) -> Non
     assert history["lr"] == full_history["lr"]
 
 
+@pytest.mark.parametrize("name", ["onecycle", "warmup_cosine"])
+def test_per_step_schedule_refuses_a_longer_resume(make_ae, make_data, tmp_path, name) -> None:
+    x, kwargs = make_data(40), {"batch_size": 8, "progress": False, "scheduler": name}
+    Trainer(make_ae(), epochs=2, checkpoint_dir=tmp_path, **kwargs).fit(x)
+    seen = LrAtSteps()
+    longer = Trainer(make_ae(), epochs=4, checkpoint_dir=tmp_path, callbacks=[seen], **kwargs)
+    with pytest.raises(ValueError, match=rf"epochs=2 and the per-step scheduler '{name}'") as err:
+        longer.fit(x, resume=True)
+    assert "resumed with epochs=4" in str(err.value) and "Resume with epochs=2" in str(err.value)
+    assert "new run" in str(err.value) and seen.lrs == []  # refused before any step
+    again = Trainer(make_ae(), epochs=2, checkpoint_dir=tmp_path, **kwargs).fit(x, resume=True)
+    assert len(again) == 2  # the same epochs: nothing left to do, no error
+    Schedule("exponential").check_resume(2, 4, "ckpt")  # a per-epoch schedule extends
+    Schedule(name, {"epochs": 8}).check_resume(2, 4, "ckpt")  # its own length: not the run's
+
+
 def test_scheduler_kwargs(make_ae, make_data) -> None:
     t = Trainer(make_ae(), scheduler="cosine", epochs=4, scheduler_kwargs={"eta_min": 1e-4})
     assert t.scheduler.eta_min == 1e-4 and t.scheduler.T_max == 4

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
 
 import pytest
 import torch
@@ -224,6 +226,30 @@ def test_progress_bar_only_when_asked(make_ae, make_data, capsys) -> None:
     assert captured.err == "" and captured.out == ""
 
 
+def test_progress_bar_closes_before_the_epoch_line(make_ae, make_data, capsys) -> None:
+    """The epoch's log line starts on a line of its own, after the bar's last redraw."""
+    handler = logging.StreamHandler(sys.stderr)  # capsys's stderr, which the bar writes to
+    log = logging.getLogger("autoencoders.training.trainer")
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        trainer = Trainer(make_ae(), epochs=2, batch_size=8, progress=True)
+        trainer.fit(make_data(24), val=make_data(8, seed=2))
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    lines = capsys.readouterr().err.replace("\r", "\n").split("\n")
+    logged = [i for i, line in enumerate(lines) if "train_loss=" in line]
+    assert len(logged) == 2, lines
+    for epoch, i in enumerate(logged, 1):
+        assert lines[i].startswith(f"epoch {epoch}/2: train_loss="), lines[i]
+        bar = [
+            j for j, line in enumerate(lines) if line.startswith(f"epoch {epoch}/2: ") and j != i
+        ]
+        assert bar and max(bar) < i and "3/3" in lines[max(bar)], lines  # closed, full, first
+
+
 class _SyncCounter:
     """Counts host reads of tensor values (item, float, bool, tolist) while active."""
 
@@ -292,6 +318,36 @@ def test_callback_hooks_in_order(make_ae, make_data) -> None:
         "epoch_start1",
         "step3",
         "step4",
+        "epoch_end2",
+        "fit_end2",
+    ]
+
+
+class BatchesEnd(Recorder):
+    def on_train_batches_end(self, trainer, record):
+        assert "train_loss" in record and "samples_per_s" in record and "val_loss" not in record
+        self.events.append(f"batches_end{record['epoch']}")
+
+    def on_epoch_end(self, trainer, record):
+        assert "val_loss" in record
+        super().on_epoch_end(trainer, record)
+
+
+def test_train_batches_end_comes_before_validation(make_ae, make_data) -> None:
+    rec = BatchesEnd()
+    trainer = Trainer(make_ae(), epochs=2, batch_size=8, progress=False, callbacks=[rec])
+    trainer.fit(make_data(16), val=make_data(8, seed=2))
+    assert rec.events == [
+        "fit_start",
+        "epoch_start0",
+        "step1",
+        "step2",
+        "batches_end1",
+        "epoch_end1",
+        "epoch_start1",
+        "step3",
+        "step4",
+        "batches_end2",
         "epoch_end2",
         "fit_end2",
     ]

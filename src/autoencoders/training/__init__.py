@@ -16,8 +16,11 @@ early stopping, the NaN guard, ``torchrun``). The parts, lowest first (imports o
 * :mod:`~autoencoders.training.distributed`, :mod:`~autoencoders.training.history`,
   :mod:`~autoencoders.training.meter` (the epoch's losses on the device, the NaN guard);
 * :mod:`~autoencoders.training.batches` (where batches come from),
-  :mod:`~autoencoders.training.optim` (optimizers and schedulers by name),
-  :mod:`~autoencoders.training.runtime` (device, autocast, scaler, DDP, compile);
+  :mod:`~autoencoders.training.optim` (optimizers by name),
+  :mod:`~autoencoders.training.schedules` (LR schedulers by name),
+  :mod:`~autoencoders.training.runtime` (device, autocast, scaler, DDP, compile),
+  :mod:`~autoencoders.training.evaluation` (the training objective as trained:
+  ``val_loss``);
 * :mod:`~autoencoders.training.state` (:class:`TrainingState`: what checkpoints hold);
 * :mod:`~autoencoders.training.callbacks` (the callback protocol, progress, early stopping,
   logging) and :mod:`~autoencoders.training.checkpoint` (the files, :class:`ModelCheckpoint`);

@@ -5,9 +5,10 @@ them in list order: first its own :class:`EarlyStopping` (``early_stopping=``), 
 ``callbacks``, then its own :class:`~autoencoders.training.ModelCheckpoint`
 (``checkpoint_dir=``), and last its :class:`ProgressBar` (``progress=True``), so a checkpoint
 written at the end of an epoch holds every callback's updated state. Progress, early stopping,
-checkpointing and metrics logging are all callbacks on this one protocol. ``on_step_end`` is called only for callbacks that override it, so the others cost
-nothing per step. A callback that keeps state across a resume implements :meth:`state_dict`
-(JSON values and tensors) and :meth:`load_state_dict`.
+checkpointing and metrics logging are all callbacks on this one protocol. ``on_step_end`` is
+called only for callbacks that override it, so the others cost nothing per step. A callback
+that keeps state across a resume implements :meth:`state_dict` (JSON values and tensors) and
+:meth:`load_state_dict`.
 
 Example:
     >>> import torch, autoencoders
@@ -35,6 +36,7 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from autoencoders._utils import unwrap_model
 from autoencoders.training.history import History
@@ -87,6 +89,14 @@ class Callback:
         synchronises with the device, which the Trainer otherwise avoids.
         """
 
+    def on_train_batches_end(self, trainer: TrainerView, record: dict[str, Any]) -> None:
+        """After the epoch's last training batch, before validation and the epoch's log line.
+
+        ``record`` is the epoch so far: ``epoch``, ``step``, the ``train_*`` means, ``lr``,
+        ``seconds`` (training only), ``samples_per_s`` and ``skipped_steps``. The
+        :class:`ProgressBar` closes its bar here.
+        """
+
     def on_epoch_end(self, trainer: TrainerView, record: dict[str, Any]) -> None:
         """After an epoch, with its :class:`~autoencoders.training.History` record."""
 
@@ -119,7 +129,9 @@ class ProgressBar(Callback):
 
     The Trainer adds one with ``progress=True``. Each refresh (at most every ``refresh_s``
     seconds) reads the running loss from the device: one synchronisation, which is also when
-    a non-finite loss is noticed.
+    a non-finite loss is noticed. The bar is closed when the epoch's training batches are done
+    (:meth:`~Callback.on_train_batches_end`), before validation, so the epoch's log line and
+    anything logged at the epoch's end start on a line of their own.
 
     Args:
         refresh_s: seconds between refreshes.
@@ -138,8 +150,6 @@ class ProgressBar(Callback):
     def on_epoch_start(self, trainer: TrainerView, epoch: int) -> None:
         if not trainer.is_main:
             return
-        from tqdm.auto import tqdm
-
         self._done = self._shown = trainer.batch_in_epoch
         self._t0 = self._last = time.perf_counter()
         self.bar = tqdm(
@@ -171,7 +181,13 @@ class ProgressBar(Callback):
         self.bar.update(self._done - self._shown)
         self._shown = self._done
 
+    def on_train_batches_end(self, trainer: TrainerView, record: dict[str, Any]) -> None:
+        self._finish(record)
+
     def on_epoch_end(self, trainer: TrainerView, record: dict[str, Any]) -> None:
+        self._finish(record)  # closed already, unless a caller skipped on_train_batches_end
+
+    def _finish(self, record: dict[str, Any]) -> None:
         if self.bar is None:
             return
         self._advance()

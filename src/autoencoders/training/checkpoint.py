@@ -52,6 +52,8 @@ from torch import nn
 
 from autoencoders._utils import unwrap_model
 from autoencoders.io import atomic_write_bytes, fsync_dir
+from autoencoders.io import save as save_autoencoder
+from autoencoders.model import Autoencoder
 from autoencoders.training import distributed as dist_utils
 from autoencoders.training.callbacks import Callback, TrainerView
 from autoencoders.training.history import History
@@ -162,14 +164,11 @@ def save_model(model: nn.Module, folder: str | os.PathLike[str]) -> Path:
     with :func:`autoencoders.load`); a module that cannot be described by a config gets
     ``model.safetensors`` alone.
     """
-    from autoencoders.io import save
-    from autoencoders.model import Autoencoder
-
     model = unwrap_model(model)
     folder = Path(folder)
     if isinstance(model, Autoencoder):
         try:
-            return save(model, folder)
+            return save_autoencoder(model, folder)
         except TypeError as exc:
             logger.warning("cannot write a config for this model (%s); saving weights only", exc)
     folder.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 A Gaussian bottleneck returns ``z = mean`` in eval mode, and a denoising model does not corrupt
 its input there, so scoring a model in plain eval mode measures something other than what it
-trains on (for a VAE, the reconstruction at the posterior mean: optimistic by a few nats).
+trains on (for a VAE, the reconstruction at the posterior mean instead of the sampled ELBO).
 :func:`evaluate_objective` instead runs the model in eval mode, without gradients, but *draws
 what training draws* — ``model(x, sample=True, corrupt=True, generator=g)`` — from its own
 generator, seeded at each call: the same data gives the same number every time, and the global
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -81,7 +80,7 @@ def evaluate_objective(
         ``{"loss": ..., <part>: ...}`` over all processes under torch.distributed.
 
     Raises:
-        ValueError: no batch at all (on every process).
+        ValueError: no sample at all (on every process), whether or not ``names`` is given.
     """
     device = device_of(model)
     gen = torch.Generator(device=device).manual_seed(seed)
@@ -95,12 +94,15 @@ def evaluate_objective(
             row = torch.stack([out.total, *out.parts.values()]).double() * x.shape[0]
             sums = row if sums is None else sums + row
             count += x.shape[0]
+    empty = "cannot evaluate: the data is empty (0 samples); it needs at least one sample"
     if names is None:
-        raise ValueError("cannot evaluate: the data is empty")
+        raise ValueError(empty)
     local = torch.zeros(len(names) + 1, dtype=torch.float64, device=device)
     if sums is not None:
         local[:-1] = sums
     local[-1] = count
     totals = dist_utils.all_reduce_sum(local).tolist()
     n = totals[-1]
-    return {k: (v / n if n else math.nan) for k, v in zip(names, totals[:-1])}
+    if not n:  # also when the columns were given (``names``): never a silent NaN
+        raise ValueError(empty)
+    return {k: v / n for k, v in zip(names, totals[:-1])}

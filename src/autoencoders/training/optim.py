@@ -6,6 +6,12 @@ with explicit keyword arguments, so a misspelt keyword is an
 name an :class:`~autoencoders.registry.UnknownNameError` (a ``ValueError``) with a close match.
 Learning-rate schedulers are in :mod:`autoencoders.training.schedules`.
 
+The defaults in a factory's signature apply when it is called without that keyword. The
+:class:`~autoencoders.training.Trainer` always passes its own ``lr``, ``weight_decay`` and
+``betas`` (``1e-3``, ``0.0``, ``(0.9, 0.999)`` unless given) to the factories that take them, so
+through the Trainer ``"adamw"`` has no weight decay and ``"rmsprop"``/``"nadam"`` train at
+``lr=1e-3`` unless asked otherwise; only their other keywords keep these defaults.
+
 Register your own the same way (entry-point plugins work too)::
 
     >>> import torch
@@ -83,6 +89,9 @@ def adamw(
 ) -> torch.optim.Optimizer:
     """:class:`torch.optim.AdamW` (decoupled weight decay); fused where the device has it.
 
+    ``weight_decay=1e-2`` is the default of a direct call; the Trainer passes its own
+    ``weight_decay`` (0.0 unless given).
+
     Example:
         >>> adamw([torch.nn.Parameter(torch.zeros(2))]).param_groups[0]["weight_decay"]
         0.01
@@ -130,7 +139,8 @@ def rmsprop(
     momentum: float = 0.0,
     centered: bool = False,
 ) -> torch.optim.Optimizer:
-    """:class:`torch.optim.RMSprop`.
+    """:class:`torch.optim.RMSprop`; ``lr=1e-2`` is the default of a direct call (the Trainer
+    passes its own ``lr``, 1e-3 unless given).
 
     Example:
         >>> type(rmsprop([torch.nn.Parameter(torch.zeros(2))])).__name__
@@ -158,7 +168,8 @@ def nadam(
     weight_decay: float = 0.0,
     momentum_decay: float = 4e-3,
 ) -> torch.optim.Optimizer:
-    """:class:`torch.optim.NAdam` (Adam with Nesterov momentum).
+    """:class:`torch.optim.NAdam` (Adam with Nesterov momentum); ``lr=2e-3`` is the default of
+    a direct call (the Trainer passes its own ``lr``, 1e-3 unless given).
 
     Example:
         >>> type(nadam([torch.nn.Parameter(torch.zeros(2))])).__name__
@@ -210,7 +221,8 @@ def build_optimizer(
         spec: a registered name (``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``, ...) or a
             callable ``params -> torch.optim.Optimizer``.
         params: the parameters (or parameter groups).
-        lr: passed when not None and the factory takes it (so are ``weight_decay``, ``betas``).
+        lr: passed when not None and the factory takes it (so are ``weight_decay``, ``betas``),
+            replacing the factory's default; None keeps it. The Trainer never passes None.
         weight_decay: see ``lr``.
         betas: see ``lr`` (Adam-family optimizers).
         kwargs: more keyword arguments of the factory; they win over ``lr`` and the others.

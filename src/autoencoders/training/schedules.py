@@ -375,3 +375,40 @@ class Schedule:
         return build_scheduler(
             self.spec, optimizer, epochs=epochs, steps_per_epoch=steps_per_epoch, kwargs=self.kwargs
         )
+
+    def check_resume(self, saved_epochs: int | None, epochs: int, where: str) -> None:
+        """Refuse to resume a per-step schedule with more ``epochs`` than it was saved with.
+
+        A per-step schedule's length (``epochs * steps_per_epoch`` batches) is fixed when it is
+        built, and its restored state keeps the saved one: ``"onecycle"`` would fail mid-run
+        and ``"warmup_cosine"`` would jump. Per-epoch schedules, and a per-step one given its
+        own ``epochs`` in ``scheduler_kwargs``, are not checked.
+
+        Args:
+            saved_epochs: the ``epochs`` of the run that wrote the checkpoint (None: unknown).
+            epochs: the ``epochs`` of the resumed run.
+            where: the checkpoint, for the message.
+
+        Raises:
+            ValueError: ``epochs`` larger than ``saved_epochs`` for a per-step schedule.
+
+        Example:
+            >>> Schedule("cosine").check_resume(2, 4, "ckpt")  # per-epoch: continues
+            >>> Schedule("onecycle").check_resume(2, 4, "ckpt")
+            Traceback (most recent call last):
+              ...
+            ValueError: checkpoint 'ckpt' was saved by a run with epochs=2 and the per-step ...
+        """
+        if not self.per_step or "epochs" in self.kwargs or saved_epochs is None:
+            return
+        if epochs <= int(saved_epochs):
+            return
+        name = _scheduler_factory(self.spec)[0]
+        raise ValueError(
+            f"checkpoint {where!r} was saved by a run with epochs={saved_epochs} and the "
+            f"per-step scheduler {name!r}, whose length (epochs x batches per epoch) is fixed "
+            f"when it is built: it cannot be resumed with epochs={epochs}. Resume with "
+            f"epochs={saved_epochs}, or start a new run (resume=False, a new checkpoint_dir) "
+            f"with epochs={epochs}, or use a length-free per-epoch scheduler such as "
+            "'exponential' or 'step' to extend a run"
+        )

@@ -402,6 +402,6 @@ class TrainingState:
         if state.get("part_names"):
             self.part_names = list(state["part_names"])
         self.partial = state.get("partial") if self.batch_in_epoch else None
-        self.loaded_info = {k: state.get(k) for k in RESUME_KEYS}
+        self.loaded_info = {k: state.get(k) for k in (*RESUME_KEYS, "epochs")}
         reseed = None if self.seed is None else self.seed + self.global_step
         restore_rng(state["rng"], self.rank, self.world_size, self.device, reseed)

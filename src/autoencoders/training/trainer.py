@@ -64,9 +64,11 @@ class Trainer:
             callable ``loss(output, x) -> LossOutput`` whose total is a batch mean.
         optimizer: a name in :data:`autoencoders.registry.optimizers` (``"adam"``, fused where
             possible, ``"adamw"``, ``"sgd"``, ...) or a callable ``params -> Optimizer``.
-        lr: learning rate (named optimizers).
-        weight_decay: weight decay (named optimizers).
-        betas: Adam-family betas.
+        lr: learning rate, passed to a named optimizer (always: it replaces the factory's
+            own default, so ``"rmsprop"`` and ``"nadam"`` also train at 1e-3 by default).
+        weight_decay: weight decay, passed to a named optimizer that takes it (so
+            ``"adamw"`` gets 0.0 by default, not its factory's 1e-2).
+        betas: Adam-family betas, passed to the named optimizers that take them.
         epochs: number of epochs.
         batch_size: global batch size (all processes together under torch.distributed).
         device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
@@ -257,7 +259,9 @@ class Trainer:
 
         Raises:
             NonFiniteLossError: a NaN or infinite training loss (``nonfinite="raise"``).
-            ValueError: bad data, or a checkpoint that does not match this run.
+            ValueError: bad data, or a checkpoint that does not match this run (a mid-epoch
+                one with another batch size, seed, number of processes or data size; one
+                whose per-step schedule would have to run longer than it was built for).
         """
         self._setup()
         train_src = self._source(train, "train")
@@ -272,6 +276,8 @@ class Trainer:
         if ckpt is not None:
             self.load_checkpoint(ckpt)
             self.state.check_resumable(str(ckpt))
+            saved_epochs = self.state.loaded_info.get("epochs")
+            self.schedule.check_resume(saved_epochs, self.epochs, str(ckpt))
             if self.is_main:
                 logger.info("resuming from %s at step %d", ckpt, self.global_step)
         else:
@@ -300,6 +306,9 @@ class Trainer:
         totals = meter.totals(self.lr_now)  # one synchronisation; raises on a NaN loss
         record: dict[str, Any] = {"epoch": epoch + 1, "step": self.global_step}
         record.update(meter.train_means(totals))
+        so_far = {**record, **meter.summary(totals)}
+        for cb in self.callbacks:  # the progress bar closes here, before validation and logs
+            cb.on_train_batches_end(self, so_far)
         if val_src is not None:
             record.update({f"val_{k}": v for k, v in self._evaluate_source(val_src).items()})
         record.update(meter.summary(totals))
