@@ -424,6 +424,32 @@ def test_unknown_dataset_is_one_line(capsys: pytest.CaptureFixture[str]) -> None
     )
 
 
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("tensors", "dataset 'tensors' needs x=... (arrays or tensors in memory, see "),
+        ("folder", "dataset 'folder' needs path=<folder of images>; name it 'folder:<path>' "),
+        ("image-folder", "dataset 'folder' needs path=<folder of images>;"),
+    ],
+)
+def test_dataset_that_needs_arguments_is_one_line(
+    capsys: pytest.CaptureFixture[str], data: str, expected: str
+) -> None:
+    """Not Python's "missing 1 required positional argument" (the cwd has no such folder)."""
+    line = _error_line(capsys, ["train", "vae", "--data", data, "--out", "x"])
+    assert line.startswith("autoencoders: error: " + expected)
+    assert ("cannot be named on the command line" in line) == (data == "tensors")
+    assert ("--data folder:<path>" in line) == (data != "tensors")
+    assert not Path("x").exists()
+
+
+def test_data_help_lists_the_registered_datasets(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["train", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a dataset (celeba, fashion-mnist, folder:<path>, mnist, or a plugin's" in text
+    assert "tensors" not in text
+
+
 def test_image_files_are_read_at_the_models_size_and_channels(
     image_folder: Path, tmp_path: Path
 ) -> None:

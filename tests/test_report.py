@@ -75,10 +75,29 @@ def test_report_survives_a_bad_history(tmp_path: Path, caplog: pytest.LogCapture
 
 
 def test_report_training_settings_as_json(tmp_path: Path) -> None:
-    run = {"training": {"optimizer": "sgd", "optimizer_kwargs": {"momentum": 0.9}, "amp": None}}
+    run = {"training": {"optimizer": "sgd", "optimizer_kwargs": {"momentum": 0.9}, "lr": 0.1}}
     (tmp_path / "run.json").write_text(json.dumps(run))
     text = report.write_report(tmp_path).read_text()
-    assert '- **Training**: optimizer=sgd, optimizer_kwargs={"momentum": 0.9}, amp=none' in text
+    assert '- **Training**: optimizer=sgd, optimizer_kwargs={"momentum": 0.9}, lr=0.1\n' in text
+
+
+def test_report_leaves_out_unset_training_settings(tmp_path: Path) -> None:
+    """None and empty settings say nothing; False and 0 do."""
+    training = {
+        "optimizer": "adam",
+        "optimizer_kwargs": {},
+        "scheduler": None,
+        "scheduler_kwargs": {},
+        "amp": None,
+        "callbacks": [],
+        "compile": False,
+        "grad_clip": 0,
+    }
+    (tmp_path / "run.json").write_text(json.dumps({"training": training}))
+    text = report.write_report(tmp_path).read_text()
+    assert "- **Training**: optimizer=adam, compile=False, grad_clip=0\n" in text
+    (tmp_path / "run.json").write_text(json.dumps({"training": {"amp": None}, "seconds": 1}))
+    assert "Training" not in report.write_report(tmp_path).read_text()
 
 
 def test_flat_metrics() -> None:

@@ -111,6 +111,83 @@ def test_load_data_reads_rgb_as_greyscale(tmp_path: Path) -> None:
     assert loaded.input_shape == (1, 28, 28)
 
 
+@pytest.mark.parametrize("prefix", ["image-folder:", "image_folder:", "Folder:"])
+def test_load_data_reads_any_spelling_of_a_folder_at_the_models_shape(
+    tmp_path: Path, prefix: str
+) -> None:
+    """Not only ``folder:`` and a bare path: every alias is read at the model's shape."""
+    from PIL import Image
+
+    rgb = tmp_path / "rgb"
+    rgb.mkdir()
+    for i in range(6):
+        Image.new("RGB", (40, 30), color=(40 * i, 255 - 40 * i, 90)).save(rgb / f"{i}.png")
+    model = autoencoders.build("vae", h=16, z=2)
+    loaded = runs.load_data(runs.RunSettings(data=f"{prefix}{rgb}"), model)
+    assert loaded.input_shape == (1, 28, 28)
+    faces = autoencoders.build("conv_vae", filters=[4, 8, 8], z=2)
+    loaded = runs.load_data(runs.RunSettings(data=f"{prefix}{rgb}", limit=2), faces)
+    assert loaded.input_shape == (3, 64, 64) and loaded.pixel_range == (-1.0, 1.0)
+
+
+def test_load_data_gives_any_image_dataset_the_models_shape() -> None:
+    """A plugin dataset that takes ``image_size`` / ``channels`` gets the model's; one that
+    takes neither gets neither."""
+    seen: dict[str, object] = {}
+
+    @autoencoders.registry.datasets.register("test_squares")
+    def load_squares(*, image_size=8, channels=1, limit=None) -> autoencoders.data.DataSplits:
+        seen.update(image_size=image_size, channels=channels)
+        return from_tensors(torch.rand(12, channels, image_size, image_size), limit=limit)
+
+    @autoencoders.registry.datasets.register("test_fixed")
+    def load_fixed(*, limit=None) -> autoencoders.data.DataSplits:
+        return from_tensors(torch.rand(12, 2, 5, 5), limit=limit)
+
+    try:
+        model = autoencoders.build("vae", h=8, z=2, input_shape=(3, 12, 12))
+        assert runs.load_data(runs.RunSettings(data="test-squares"), model).input_shape == (
+            3,
+            12,
+            12,
+        )
+        assert seen == {"image_size": 12, "channels": 3}
+        # a dataset that cannot change its channels is not told the model's: the shapes differ
+        model = autoencoders.build("vae", h=8, z=2, input_shape=(2, 5, 5))
+        assert runs.load_data(runs.RunSettings(data="test-fixed"), model).input_shape == (2, 5, 5)
+        with pytest.raises(runs.RunError, match="2-channel images"):
+            runs.load_data(runs.RunSettings(data="test-squares"), model)
+    finally:
+        autoencoders.registry.datasets.unregister("test_squares")
+        autoencoders.registry.datasets.unregister("test_fixed")
+
+
+def test_load_data_reads_mnist_style_data_at_its_native_shape(tmp_path: Path) -> None:
+    """MNIST-style data declares its native 1x28x28: a face model is refused, not fed
+    upsampled digits; a model of that shape gets the data as it is."""
+    import struct
+
+    import numpy as np
+
+    root = tmp_path / "root"  # (not the working folder: "mnist" there is a folder of images)
+    mnist = root / "mnist"
+    mnist.mkdir(parents=True)
+    for part in ("train", "t10k"):
+        images = np.random.default_rng(0).integers(0, 256, (20, 28, 28), dtype=np.uint8)
+        for kind, arr in (("images-idx3", images), ("labels-idx1", np.arange(20) % 10)):
+            arr = arr.astype(np.uint8)
+            header = bytes([0, 0, 8, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+            (mnist / f"{part}-{kind}-ubyte").write_bytes(header + arr.tobytes())
+    faces = autoencoders.build("conv_vae", filters=[4, 8, 8], z=2)
+    settings = runs.RunSettings(data="mnist", data_root=str(root), limit=4)
+    with pytest.raises(runs.RunError, match=r"3, 64, 64"):
+        runs.load_data(settings, faces)
+    # at the data's own shape nothing is resized
+    same = runs.load_data(settings, autoencoders.build("vae", h=8, z=2))
+    plain = autoencoders.data.load_dataset("mnist", root=str(root), limit=4)
+    assert torch.equal(same.tensors("train")[0], plain.tensors("train")[0])
+
+
 def test_check_data_words_the_fix_for_python_and_the_cli(splits) -> None:
     model = autoencoders.build("vae", h=8, z=2, input_shape=(1, 14, 14))
     with pytest.raises(runs.RunError) as info:
@@ -193,6 +270,28 @@ def test_extra_settings_reach_the_trainer(splits, monkeypatch: pytest.MonkeyPatc
 def test_evaluate_run(splits, tmp_path: Path) -> None:
     with pytest.raises(runs.RunError, match="not a run folder"):
         runs.evaluate_run(tmp_path)
+
+
+def test_evaluate_run_resolves_the_device_like_the_trainer(
+    splits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``device="auto"`` is the Trainer's choice (CUDA, else MPS, else the CPU)."""
+    import importlib
+
+    from autoencoders.training.runtime import resolve_device
+
+    folder = importlib.import_module("autoencoders.runs.folder")
+    assert folder.resolve_device is resolve_device
+    settings = runs.RunSettings(**QUICK)
+    result = runs.train_run("ae", {"h": 8, "z": 2}, settings, out=tmp_path / "r", splits=splits)
+    asked: list[object] = []
+    monkeypatch.setattr(folder, "resolve_device", lambda d: asked.append(d) or resolve_device(d))
+    monkeypatch.setattr(folder, "load_data", lambda s, m: splits)
+    metrics = runs.evaluate_run(result.dir, device="auto")
+    assert asked == ["auto"] and metrics.keys() == result.metrics.keys()
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="asked for CUDA, which is not available"):
+            runs.evaluate_run(result.dir, device="cuda")
 
 
 # -- sweep ---------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from typing import Any, NoReturn
 
 from autoencoders import runs
 from autoencoders._version import __version__
-from autoencoders.data import DatasetNotFoundError
+from autoencoders.data import DatasetNotFoundError, dataset_names
 from autoencoders.registry import optimizers, schedulers
 from autoencoders.report import METRIC_LABELS, flat_metrics, format_value
 
@@ -194,7 +194,8 @@ def _add_data_options(p: argparse.ArgumentParser, defaults: bool = True) -> None
     g.add_argument(
         "--data",
         default="fashion-mnist" if defaults else None,
-        help="dataset name (fashion-mnist, mnist, celeba) or a folder of images"
+        help=f"a dataset ({', '.join(dataset_names(command_line=True, load=False))}, or a "
+        "plugin's: autoencoders.registry.datasets) or a folder of images"
         + (" (default: fashion-mnist)" if defaults else " (default: the run's)"),
     )
     g.add_argument("--data-root", metavar="DIR", help="where to look for the data first")

@@ -270,9 +270,12 @@ def write_figures(
 
 
 # -- report.md -------------------------------------------------------------------------------------
+def _is_set(value: Any) -> bool:
+    """False for a setting left unset (None, ``{}``, ``[]``): the report leaves it out."""
+    return value is not None and not (isinstance(value, (Mapping, list, tuple)) and not value)
+
+
 def _setting(value: Any) -> str:
-    if value is None:
-        return "none"
     return json.dumps(value) if isinstance(value, (Mapping, list, tuple)) else str(value)
 
 
@@ -304,9 +307,10 @@ def write_report(
 ) -> Path:
     """Write ``report.md`` for a run folder from the files it holds.
 
-    It shows the run settings (``run.json``), the model (``config.json``), the test metrics
-    (``metrics.json``) as a table, the best epoch (``history.json``) and every figure of
-    :data:`FIGURES` present, linked relatively so the folder can be moved.
+    It shows the run settings (``run.json``; those left unset, None or empty, are left
+    out), the model (``config.json``), the test metrics (``metrics.json``) as a table, the
+    best epoch (``history.json``) and every figure of :data:`FIGURES` present, linked
+    relatively so the folder can be moved.
 
     Args:
         folder: the run folder.
@@ -351,8 +355,9 @@ def write_report(
         )
     train = run.get("training")
     if isinstance(train, Mapping):
-        settings = ", ".join(f"{k}={_setting(v)}" for k, v in train.items())
-        lines.append(f"- **Training**: {settings}")
+        settings = ", ".join(f"{k}={_setting(v)}" for k, v in train.items() if _is_set(v))
+        if settings:
+            lines.append(f"- **Training**: {settings}")
     if run.get("seconds") is not None:
         lines.append(f"- **Wall time**: {run['seconds']:.1f} s")
     if run.get("command"):

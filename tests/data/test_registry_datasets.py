@@ -13,6 +13,8 @@ from autoencoders.data import (
     DATASET_NAMES,
     SHARED_OPTIONS,
     DataSplits,
+    dataset_names,
+    dataset_takes,
     from_tensors,
     load_celeba,
     load_dataset,
@@ -53,14 +55,65 @@ def test_unknown_name_suggests_a_close_match() -> None:
     with pytest.raises(ValueError, match="did you mean 'fashion-mnist'") as info:
         load_dataset("fashion-mnsit")
     assert isinstance(info.value, UnknownNameError)
-    for name in ("celeba", "fashion_mnist", "mnist", "folder:<path>"):
-        assert name in str(info.value)
+    # every name is listed as it is typed on the command line
+    assert "Registered datasets: celeba, fashion-mnist, folder:<path>, mnist, tensors" in str(
+        info.value
+    )
+    assert "fashion_mnist" not in str(info.value)
+    with pytest.raises(ValueError, match="did you mean 'fashion-mnist'"):
+        load_dataset("fashion_mnst")  # the suggestion is spelled the same way
     with pytest.raises(ValueError, match="did you mean 'celeba'"):
         load_dataset("celebA_")
     with pytest.raises(ValueError, match="unknown dataset 'cifar10'"):
         load_dataset("cifar10")
     with pytest.raises(TypeError):
         load_dataset(3)  # type: ignore[arg-type]
+
+
+def test_dataset_names_are_spelled_as_typed(registered: list[str]) -> None:
+    assert dataset_names() == ["celeba", "fashion-mnist", "folder:<path>", "mnist", "tensors"]
+    assert dataset_names(command_line=True) == ["celeba", "fashion-mnist", "folder:<path>", "mnist"]
+    # DATASET_NAMES: the built-in ones a name alone loads
+    assert set(DATASET_NAMES) == set(dataset_names(command_line=True))
+
+    @datasets.register("my_needy_data")
+    def load_needy(size: int, *, limit: int | None = None) -> DataSplits:
+        return from_tensors(torch.zeros(10, size))
+
+    registered.append("my_needy_data")
+    assert "my-needy-data" in dataset_names()
+    assert "my-needy-data" not in dataset_names(command_line=True)
+    with pytest.raises(TypeError, match=r"dataset 'my_needy_data' needs size=\.\.\.; give it"):
+        load_dataset("my-needy-data", limit=2)
+    assert load_dataset("my-needy-data", size=3).input_shape == (3,)
+
+
+def test_a_missing_required_argument_says_what_to_give() -> None:
+    """Not Python's "missing 1 required positional argument": what to pass, and how."""
+    with pytest.raises(TypeError) as info:
+        load_dataset("folder", limit=2)
+    assert str(info.value).startswith("dataset 'folder' needs path=<folder of images>; name it ")
+    assert "--data folder:<path>" in str(info.value)
+    for name in ("tensors", "arrays"):
+        with pytest.raises(TypeError, match=r"dataset 'tensors' needs x=\.\.\. \(arrays"):
+            load_dataset(name, channels=1)
+    with pytest.raises(TypeError, match="cannot be named on the command line"):
+        load_dataset("tensors")
+
+
+def test_dataset_takes(registered: list[str]) -> None:
+    assert dataset_takes("image-folder:/nowhere", "channels")
+    assert dataset_takes("celeb-a", "image_size") and dataset_takes("mnist", "channels")
+    assert not dataset_takes("tensors", "channels") and not dataset_takes("celeba", "val_fraction")
+
+    @datasets.register("any_options")
+    def load_any(**options: object) -> DataSplits:
+        return from_tensors(torch.zeros(10, 2))
+
+    registered.append("any_options")
+    assert dataset_takes("any-options", "channels")
+    with pytest.raises(UnknownNameError, match="did you mean 'fashion-mnist'"):
+        dataset_takes("fashon-mnist", "channels")
 
 
 def test_unknown_option_suggests_a_close_match(isolated: Path) -> None:

@@ -17,7 +17,8 @@ name                   what
 =====================  ==========================================================================
 
 A plugin (or your own code) adds a dataset by registering a loader that returns a
-:class:`DataSplits`: ``@autoencoders.registry.datasets.register("mine")``.
+:class:`DataSplits`: ``@autoencoders.registry.datasets.register("mine")``;
+:func:`dataset_names` lists every registered one as users type it.
 
 **Where the files are looked for**, in this order (the first complete copy wins):
 
@@ -71,7 +72,14 @@ from autoencoders.data.errors import DatasetNotFoundError
 from autoencoders.data.folder import load_image_folder
 from autoencoders.data.idx import read_idx
 from autoencoders.data.images import IMAGE_EXTENSIONS, IN_MEMORY_LIMIT_BYTES, ImageFilesDataset
-from autoencoders.data.load import DATASET_NAMES, SHARED_OPTIONS, load_dataset
+from autoencoders.data.load import (
+    DATASET_NAMES,
+    SHARED_OPTIONS,
+    dataset_names,
+    dataset_takes,
+    load_dataset,
+    native_shape,
+)
 from autoencoders.data.locate import (
     DEBIAN_DATASETS_DIR,
     DOWNLOAD_ENV_VAR,
@@ -102,6 +110,9 @@ __all__ = [
     "ImageSize",
     "PixelRangeLike",
     "cache_dir",
+    "dataset_names",
+    "dataset_takes",
+    "native_shape",
     "from_tensors",
     "load_celeba",
     "load_dataset",

@@ -51,7 +51,12 @@ def resize_batch(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
         torch.Size([2, 1, 14, 14])
         >>> resize_batch(torch.rand(2, 1, 28, 20), (7, 9)).shape
         torch.Size([2, 1, 7, 9])
+        >>> x = torch.rand(2, 1, 28, 28)
+        >>> resize_batch(x, 28) is x  # already that size
+        True
     """
+    if tuple(x.shape[-2:]) == ((size, size) if isinstance(size, int) else tuple(size)):
+        return x
     import torchvision.transforms.functional as TF
 
     if isinstance(size, int):

@@ -8,7 +8,9 @@ passes on those the loader takes and calls it.
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from autoencoders.data._checks import (
@@ -22,14 +24,30 @@ from autoencoders.data._checks import (
 from autoencoders.data.locate import download_allowed
 from autoencoders.data.pixels import resolve_pixel_range
 from autoencoders.data.splits import DataSplits
-from autoencoders.registry import UnknownNameError, accepted_parameters, check_kwargs, datasets
+from autoencoders.registry import (
+    PLUGIN_GROUP,
+    UnknownNameError,
+    accepted_parameters,
+    check_kwargs,
+    datasets,
+    did_you_mean,
+)
 
-__all__ = ["DATASET_NAMES", "FOLDER_PREFIXES", "SHARED_OPTIONS", "load_dataset"]
+__all__ = [
+    "DATASET_NAMES",
+    "FOLDER_PREFIXES",
+    "SHARED_OPTIONS",
+    "dataset_names",
+    "dataset_takes",
+    "native_shape",
+    "load_dataset",
+]
 
 logger = logging.getLogger(__name__)
 
-#: The built-in datasets (``folder:<path>`` loads a folder of images);
-#: ``autoencoders.registry.datasets.names()`` lists every registered one, plugins included.
+#: The built-in datasets that a name alone loads, as users type them (``folder:<path>`` loads
+#: a folder of images). A fixed tuple, kept for compatibility: :func:`dataset_names` lists
+#: every registered dataset, plugins included.
 DATASET_NAMES = ("celeba", "fashion-mnist", "mnist", "folder:<path>")
 #: Name prefixes that load the folder after them with the ``"folder"`` dataset.
 FOLDER_PREFIXES = ("folder:", "image_folder:", "image-folder:")
@@ -49,6 +67,113 @@ SHARED_OPTIONS = (
     "flatten",
     "in_memory",
 )
+
+
+#: What the built-in datasets need when their required arguments are missing.
+_NEEDS = {
+    "folder": "path=<folder of images>; name it 'folder:<path>' instead (on the command line: "
+    "--data folder:<path>, or the folder itself)",
+    "tensors": "x=... (arrays or tensors in memory, see from_tensors); it cannot be named on "
+    "the command line",
+}
+
+
+def _required(loader: Callable[..., Any]) -> list[str]:
+    """The arguments ``loader`` cannot be called without."""
+    try:
+        params = inspect.signature(loader).parameters.values()
+    except (TypeError, ValueError):  # no signature (a builtin): nothing known to be required
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params if p.kind in kinds and p.default is inspect.Parameter.empty]
+
+
+def _display(key: str) -> str:
+    """A registered name as users type it: ``fashion-mnist``, ``folder:<path>``."""
+    return "folder:<path>" if key == "folder" else key.replace("_", "-")
+
+
+def dataset_names(*, command_line: bool = False, load: bool = True) -> list[str]:
+    """Every registered dataset, spelled as users type it (``fashion-mnist``, ``folder:<path>``).
+
+    Args:
+        command_line: leave out the datasets that a name cannot load: those whose loader
+            needs an argument other than a folder (``tensors`` needs the arrays).
+        load: load the entry-point plugins first (their datasets are then listed too).
+
+    Example:
+        >>> names = dataset_names()
+        >>> {"fashion-mnist", "folder:<path>", "tensors"} <= set(names)
+        True
+        >>> "tensors" in dataset_names(command_line=True)
+        False
+    """
+    out = []
+    for key in datasets.names(load=load):
+        needs = set(_required(datasets.get(key))) - ({"path"} if key == "folder" else set())
+        if not (command_line and needs):
+            out.append(_display(key))
+    return out
+
+
+def _canonical(name: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The registered dataset ``name`` stands for, and ``options`` with a folder's ``path``."""
+    if not isinstance(name, str):
+        raise TypeError(f"dataset name must be a string, got {type(name).__name__} {name!r}")
+    stripped = name.strip()
+    for prefix in FOLDER_PREFIXES:
+        if stripped.lower().startswith(prefix):
+            if "path" in options:
+                raise ValueError(
+                    f"dataset {name!r} names its folder; pass either 'folder:<path>' or "
+                    f"'folder' with path=..., not both (got path={options['path']!r})"
+                )
+            stripped, options = "folder", {**options, "path": stripped[len(prefix) :]}
+            break
+    try:
+        return datasets.canonical(stripped), options
+    except UnknownNameError:
+        pass
+    known = datasets.names(load=False)  # canonical() has loaded the plugins
+    close = did_you_mean(
+        stripped.lower().replace("-", "_"), known + sorted(datasets.aliases()), dashes=True
+    )
+    raise UnknownNameError(
+        f"unknown dataset {name!r}{close} Registered datasets: "
+        f"{', '.join(map(_display, known)) or '(none)'}. A folder of images loads as "
+        "'folder:<path>'; a dataset from a plugin needs the package that provides it installed "
+        f"(entry-point group {PLUGIN_GROUP!r})."
+    ) from None
+
+
+def native_shape(name: str) -> tuple[int, ...] | None:
+    """The fixed shape the dataset ``name`` declares for its images (``native_shape``), if any.
+
+    MNIST-style datasets declare ``(1, 28, 28)``; image folders, CelebA and tensors declare
+    none (their images are read at whatever size is asked for).
+
+    Example:
+        >>> native_shape("fashion-mnist"), native_shape("folder:photos")
+        ((1, 28, 28), None)
+    """
+    key, _ = _canonical(name, {})
+    shape = getattr(datasets.get(key), "native_shape", None)
+    return tuple(shape) if shape is not None else None
+
+
+def dataset_takes(name: str, option: str) -> bool:
+    """Whether the dataset ``name`` takes the keyword ``option`` (or any keyword).
+
+    Raises:
+        autoencoders.registry.UnknownNameError: for an unknown name, as :func:`load_dataset`.
+
+    Example:
+        >>> dataset_takes("image-folder:photos", "channels"), dataset_takes("tensors", "channels")
+        (True, False)
+    """
+    key, _ = _canonical(name, {})
+    accepted, takes_any = accepted_parameters(datasets.get(key))
+    return takes_any or option in accepted
 
 
 def _check_shared(options: dict[str, Any]) -> None:
@@ -114,6 +239,8 @@ def load_dataset(name: str, /, **options: Any) -> DataSplits:
             close match.
         autoencoders.registry.UnknownArgumentError: (a TypeError) for a keyword the dataset
             does not take, with a close match.
+        TypeError: for a required argument left out (``path=`` of ``"folder"``, ``x=`` of
+            ``"tensors"``).
         ValueError: for a bad option.
         DatasetNotFoundError: when no local copy exists and downloading is not allowed.
 
@@ -125,23 +252,12 @@ def load_dataset(name: str, /, **options: Any) -> DataSplits:
         >>> import torch
         >>> load_dataset("tensors", x=torch.rand(10, 4), val_size=2, test_fraction=0).sizes()
         {'train': 8, 'val': 2, 'test': 0}
+        >>> load_dataset("tensors")
+        Traceback (most recent call last):
+          ...
+        TypeError: dataset 'tensors' needs x=... (arrays or tensors in memory, see ...
     """
-    if not isinstance(name, str):
-        raise TypeError(f"dataset name must be a string, got {type(name).__name__} {name!r}")
-    stripped = name.strip()
-    for prefix in FOLDER_PREFIXES:
-        if stripped.lower().startswith(prefix):
-            if "path" in options:
-                raise ValueError(
-                    f"dataset {name!r} names its folder; pass either 'folder:<path>' or "
-                    f"'folder' with path=..., not both (got path={options['path']!r})"
-                )
-            stripped, options = "folder", {**options, "path": stripped[len(prefix) :]}
-            break
-    try:
-        key = datasets.canonical(stripped)
-    except UnknownNameError as exc:
-        raise UnknownNameError(f"{exc} A folder of images loads as 'folder:<path>'.") from None
+    key, options = _canonical(name, options)
     loader = datasets.get(key)
     _check_shared(options)
     accepted, takes_any = accepted_parameters(loader)
@@ -154,6 +270,13 @@ def load_dataset(name: str, /, **options: Any) -> DataSplits:
             continue
         passed[option] = value
     check_kwargs(f"dataset {key!r}", loader, passed)
+    missing = [p for p in _required(loader) if p not in passed]
+    if missing:
+        needs = ", ".join(f"{p}=..." for p in missing)
+        raise TypeError(
+            f"dataset {key!r} needs "
+            + _NEEDS.get(key, f"{needs}; give it to load_dataset (a name alone cannot)")
+        )
     splits = loader(**passed)
     if not isinstance(splits, DataSplits):
         raise TypeError(

@@ -91,6 +91,12 @@ class IdxDataset:
     class_names: tuple[str, ...]
     debian_package: str | None = None
 
+    #: The shape its images have on disk. A dataset that declares one is read at that shape
+    #: by the run layer (``autoencoders train``), which refuses a model of another shape
+    #: rather than resizing 28x28 digits for it; ``image_size=`` / ``channels=`` given
+    #: explicitly still resize and convert.
+    native_shape: tuple[int, int, int] = (1, 28, 28)
+
     @property
     def layout(self) -> DataLayout:
         """Where the files may be: ``<dir>/<name>/``, ``<dir>/<TorchvisionName>/raw/``, Debian."""

@@ -96,8 +96,6 @@ def pixel_range_for(model: Any) -> tuple[float, float]:
         (-1.0, 1.0)
     """
     inner = unwrap_model(model)
-    if isinstance(inner, torch.nn.DataParallel):
-        inner = unwrap_model(inner.module)
     prange = getattr(inner, "pixel_range", None)
     if prange is None:
         raise TypeError(

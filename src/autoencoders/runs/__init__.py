@@ -15,7 +15,7 @@ Data already in memory goes in as ``splits``; optimizer and scheduler are regist
     >>> from autoencoders import runs
     >>> from autoencoders.data import from_tensors
     >>> data = from_tensors(torch.rand(60, 1, 28, 28))
-    >>> settings = runs.RunSettings(epochs=2, batch_size=16, optimizer="sgd", lr=0.1,
+    >>> settings = runs.RunSettings(epochs=2, batch_size=16, optimizer="sgd", lr=0.01,
     ...                             optimizer_kwargs={"momentum": 0.9}, scheduler="cosine",
     ...                             progress=False, plots=False)
     >>> with tempfile.TemporaryDirectory() as d:
@@ -23,8 +23,8 @@ Data already in memory goes in as ``splits``; optimizer and scheduler are regist
     ...     run = json.loads((result.dir / "run.json").read_text())
     >>> run["status"], run["training"]["optimizer"], run["training"]["optimizer_kwargs"]
     ('done', 'sgd', {'momentum': 0.9})
-    >>> [round(lr, 3) for lr in result.history.series("lr")]
-    [0.1, 0.05]
+    >>> [round(lr, 4) for lr in result.history.series("lr")]
+    [0.01, 0.005]
 
 A run folder holds::
 

@@ -22,6 +22,7 @@ from autoencoders.runs.inputs import check_data, data_summary, load_data
 from autoencoders.runs.models import build_model, model_arguments
 from autoencoders.runs.settings import RunError, RunResult, RunSettings
 from autoencoders.training import History, Trainer
+from autoencoders.training.runtime import resolve_device
 
 __all__ = ["best_validation", "evaluate_run", "train_run"]
 
@@ -73,7 +74,7 @@ def train_run(
     """Train a registered model and write a complete run folder.
 
     The folder gets ``run.json`` (what was run, and its ``status``: ``training``, then
-    ``done``, or ``failed`` with the ``error``), ``config.json`` + ``model.safetensors``,
+    ``done``, or ``failed`` / ``interrupted`` with the ``error``), ``config.json`` + ``model.safetensors``,
     ``history.json``/``history.csv``, ``metrics.json``, the figures and ``report.md`` (see
     :mod:`autoencoders.report`). ``autoencoders train`` writes the very same folder.
 
@@ -184,12 +185,6 @@ def train_run(
     )
 
 
-def _resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 def evaluate_run(
     run_dir: str | os.PathLike[str],
     *,
@@ -218,7 +213,7 @@ def evaluate_run(
     folder = Path(run_dir)
     if not (folder / "config.json").is_file():
         raise RunError(f"{str(folder)!r} is not a run folder (it has no config.json)")
-    model = load(folder, device=_resolve_device(device))
+    model = load(folder, device=resolve_device(device))
     run = read_run(folder)
     recorded = run.get("data") or {}
     settings = RunSettings(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from autoencoders._utils import unwrap_model
-from autoencoders.data import DataSplits, load_dataset
+from autoencoders.data import DataSplits, dataset_takes, load_dataset, native_shape
 from autoencoders.runs.settings import RunError, RunSettings
 
 __all__ = ["check_data", "data_summary", "dataset_name", "load_data"]
@@ -37,8 +37,11 @@ def load_data(settings: RunSettings, model: Any) -> DataSplits:
     """Load ``settings.data`` as splits that ``model`` takes.
 
     The pixel range follows the model (:attr:`Autoencoder.pixel_range
-    <autoencoders.Autoencoder.pixel_range>`); image files (a folder, CelebA) are read at the
-    model's size and number of channels.
+    <autoencoders.Autoencoder.pixel_range>`), and a dataset of image files that can resize
+    its images or change their number of channels (its loader takes ``image_size`` /
+    ``channels``: a folder, CelebA, a plugin's) reads them at the model's size and channels.
+    A dataset that declares a fixed ``native_shape`` (MNIST-style data, 1x28x28) is read at
+    that shape, so a model of another shape is an error rather than a silent upsampling.
 
     Raises:
         RunError: the model's input cannot be read from this data (see :func:`check_data`).
@@ -48,20 +51,20 @@ def load_data(settings: RunSettings, model: Any) -> DataSplits:
     name = dataset_name(settings.data)
     shape = tuple(net.input_shape)
     image_size, channels = None, None
-    is_images = name.lower().startswith("folder:") or name.strip().lower() == "celeba"
-    if is_images and len(shape) == 3:  # image files are read at the model's size and channels
-        if shape[0] not in (1, 3):
-            grey, rgb = (_compact([c, *shape[1:]]) for c in (1, 3))
-            raise RunError(
-                f"model expects {shape[0]}-channel images (input shape {shape}) but image "
-                f"files are read with 1 (greyscale) or 3 (RGB) channels; build it with "
-                f"input_shape={grey} or {rgb} if it takes that argument",
-                cli=f"model expects {shape[0]}-channel images (input shape {shape}) but image "
-                "files are read with 1 (greyscale) or 3 (RGB) channels; pass --set "
-                f"input_shape={grey} or {rgb} if the model takes it",
-            )
+    if len(shape) == 3 and native_shape(name) is None:  # image files: at the model's shape
+        if dataset_takes(name, "channels"):
+            if shape[0] not in (1, 3):
+                grey, rgb = (_compact([c, *shape[1:]]) for c in (1, 3))
+                raise RunError(
+                    f"model expects {shape[0]}-channel images (input shape {shape}) but image "
+                    f"files are read with 1 (greyscale) or 3 (RGB) channels; build it with "
+                    f"input_shape={grey} or {rgb} if it takes that argument",
+                    cli=f"model expects {shape[0]}-channel images (input shape {shape}) but "
+                    "image files are read with 1 (greyscale) or 3 (RGB) channels; pass --set "
+                    f"input_shape={grey} or {rgb} if the model takes it",
+                )
+            channels = shape[0]
         image_size = shape[1] if shape[1] == shape[2] else (shape[1], shape[2])
-        channels = shape[0]
     logger.info("loading %s (pixel range %s)", name, list(net.pixel_range))
     splits = load_dataset(
         name,

@@ -40,7 +40,9 @@ class RunSettings:
     """Data and training options of a run (``autoencoders train`` / ``sweep`` options).
 
     Attributes:
-        data: dataset name (``fashion-mnist``, ``mnist``, ``celeba``) or a folder of images.
+        data: any registered dataset that a name alone loads (see
+            :func:`autoencoders.data.dataset_names`, e.g. ``fashion-mnist`` or
+            ``folder:<path>``), or a folder of images.
         data_root: where to look for the data first.
         download: let torchvision download a missing dataset.
         limit: use at most this many examples per split (quick runs).
