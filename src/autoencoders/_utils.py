@@ -12,14 +12,14 @@ Nothing here is public API: modules of the library import these names, users do 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-__all__ = ["device_of", "evaluating", "gather", "iter_batches", "unwrap_model"]
+__all__ = ["device_of", "evaluating", "flatten_mapping", "gather", "iter_batches", "unwrap_model"]
 
 
 def unwrap_model(model: Any) -> Any:
@@ -43,6 +43,23 @@ def unwrap_model(model: Any) -> Any:
             return model
         model, seen = inner, seen + 1
     return model
+
+
+def flatten_mapping(mapping: Mapping[str, Any], sep: str, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one flat dict, the keys joined with ``sep``.
+
+    Example:
+        >>> flatten_mapping({"train": {"loss": 1, "kl": 2}, "epoch": 3}, "_")
+        {'train_loss': 1, 'train_kl': 2, 'epoch': 3}
+    """
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten_mapping(value, sep, f"{name}{sep}"))
+        else:
+            flat[name] = value
+    return flat
 
 
 def device_of(model: nn.Module) -> torch.device:

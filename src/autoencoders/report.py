@@ -41,7 +41,7 @@ from typing import Any
 import torch
 
 from autoencoders import plots
-from autoencoders._utils import device_of, gather, unwrap_model
+from autoencoders._utils import device_of, flatten_mapping, gather, unwrap_model
 from autoencoders.training.history import TRAIN_KEYS, History
 
 __all__ = [
@@ -142,14 +142,7 @@ def flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]
         >>> flat_metrics({"test_mse": 0.01, "probe": {"accuracy": 0.8}})
         {'test_mse': 0.01, 'probe.accuracy': 0.8}
     """
-    out: dict[str, Any] = {}
-    for key, value in metrics.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flat_metrics(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
+    return flatten_mapping(metrics, ".", prefix)
 
 
 def _read_json(path: Path) -> Any:

@@ -12,6 +12,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, overload
 
+from autoencoders._utils import flatten_mapping
 from autoencoders.io import atomic_write_bytes
 
 __all__ = ["TRAIN_KEYS", "VAL_KEYS", "History"]
@@ -24,18 +25,6 @@ VAL_KEYS = ("val_loss", "validation_loss", "val")
 _NOT_PARTS = frozenset(
     {"loss", "lr", "seconds", "samples_per_s", "samples_per_second", "epoch", "time"}
 )
-
-
-def _flatten(rec: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"loss": 1, "kl": 2}}`` -> ``{"train_loss": 1, "train_kl": 2}``."""
-    flat: dict[str, Any] = {}
-    for key, value in rec.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{name}_"))
-        else:
-            flat[name] = value
-    return flat
 
 
 def _number(value: Any) -> bool:
@@ -158,7 +147,7 @@ class History:
                 raise TypeError(
                     f"a per-epoch record must be a dict or a dataclass, got {type(rec).__name__}"
                 )
-            records.append(_flatten(rec))
+            records.append(flatten_mapping(rec, "_"))
         return cls(records)
 
     def series(self, keys: str | Sequence[str]) -> list[float] | None:
