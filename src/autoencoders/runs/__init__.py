@@ -45,7 +45,13 @@ model's shape) and :func:`model_table` (the registered models).
 
 from autoencoders.runs._files import METRICS_FILE, RUN_FILE
 from autoencoders.runs.folder import best_validation, evaluate_run, train_run
-from autoencoders.runs.inputs import check_data, data_summary, dataset_name, load_data
+from autoencoders.runs.inputs import (
+    check_data,
+    data_for_models,
+    data_summary,
+    dataset_name,
+    load_data,
+)
 from autoencoders.runs.models import build_model, describe_model, model_arguments, model_table
 from autoencoders.runs.settings import RunError, RunResult, RunSettings, SweepResult
 from autoencoders.runs.sweep import grid_points, slug, sweep, sweep_row
@@ -60,6 +66,7 @@ __all__ = [
     "best_validation",
     "build_model",
     "check_data",
+    "data_for_models",
     "data_summary",
     "dataset_name",
     "describe_model",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from autoencoders._utils import unwrap_model
 from autoencoders.data import DataSplits, dataset_takes, load_dataset, native_shape
 from autoencoders.runs.settings import RunError, RunSettings
 
-__all__ = ["check_data", "data_summary", "dataset_name", "load_data"]
+__all__ = ["check_data", "data_for_models", "data_summary", "dataset_name", "load_data"]
 
 logger = logging.getLogger("autoencoders.runs")
 
@@ -77,6 +78,34 @@ def load_data(settings: RunSettings, model: Any) -> DataSplits:
     )
     check_data(splits, net, settings.data)
     return splits
+
+
+def data_for_models(
+    settings: RunSettings, models: Sequence[Any], splits: Any = None
+) -> list[DataSplits]:
+    """The data of each model: ``splits`` checked against every one, or ``settings.data`` loaded
+    once per distinct input shape and pixel range (so a sweep reads its files once).
+
+    Example:
+        >>> import torch, autoencoders
+        >>> from autoencoders.data import from_tensors
+        >>> nets = [autoencoders.build("ae", z=2), autoencoders.build("vae", z=3)]
+        >>> data = from_tensors(torch.rand(8, 1, 28, 28))
+        >>> [d is data for d in data_for_models(RunSettings(), nets, data)]
+        [True, True]
+    """
+    out, loaded = [], {}
+    for model in models:
+        if splits is not None:
+            check_data(splits, model)
+            out.append(splits)
+            continue
+        net = unwrap_model(model)
+        key = (tuple(net.input_shape), tuple(net.pixel_range))
+        if key not in loaded:
+            loaded[key] = load_data(settings, net)
+        out.append(loaded[key])
+    return out
 
 
 def check_data(splits: Any, model: Any, data: str | None = None) -> None:

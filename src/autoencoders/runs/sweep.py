@@ -13,7 +13,7 @@ from typing import Any
 from autoencoders import plots, report
 from autoencoders.runs._files import check_out
 from autoencoders.runs.folder import train_run
-from autoencoders.runs.inputs import check_data, load_data
+from autoencoders.runs.inputs import data_for_models
 from autoencoders.runs.models import build_model
 from autoencoders.runs.settings import RunError, RunResult, RunSettings, SweepResult
 
@@ -141,17 +141,10 @@ def sweep(
     points = grid_points(grid)
     nets = [build_model(model, {**base, **p}) for p in points]  # validate every point first
     folder = check_out(out, model, overwrite, suffix="-sweep")
-    data: dict[str, Any] = {}
-    for net in nets:  # load the data (once per input shape / pixel range) before writing
-        key = f"{tuple(net.input_shape)}|{net.pixel_range}"
-        if splits is not None:
-            check_data(splits, net)
-            data[key] = splits
-        elif key not in data:
-            data[key] = load_data(settings, net)
+    data = data_for_models(settings, nets, splits)  # loaded before anything is written
     folder.mkdir(parents=True, exist_ok=True)
     rows, runs, histories = [], [], {}
-    for i, (point, net) in enumerate(zip(points, nets), 1):
+    for i, (point, point_data) in enumerate(zip(points, data), 1):
         name = slug(point)
         logger.info("sweep run %d/%d: %s", i, len(points), name)
         result = train_run(
@@ -160,7 +153,7 @@ def sweep(
             settings,
             out=folder / name,
             overwrite=overwrite,
-            splits=data[f"{tuple(net.input_shape)}|{net.pixel_range}"],
+            splits=point_data,
             command=command,
         )
         histories[name] = result.history
