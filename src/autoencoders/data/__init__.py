@@ -91,6 +91,7 @@ from autoencoders.data.locate import (
 from autoencoders.data.mnist import IdxDataset, load_fashion_mnist, load_mnist
 from autoencoders.data.pixels import parse_pixel_range, pixel_range_for
 from autoencoders.data.splits import DataSplits, tensor_splits
+from autoencoders.data.synthetic import draw_faces, synthetic_faces
 from autoencoders.data.tensors import from_tensors
 
 __all__ = [
@@ -111,9 +112,11 @@ __all__ = [
     "PixelRangeLike",
     "cache_dir",
     "dataset_names",
+    "draw_faces",
     "dataset_takes",
     "native_shape",
     "from_tensors",
+    "synthetic_faces",
     "load_celeba",
     "load_dataset",
     "load_fashion_mnist",

@@ -40,10 +40,23 @@ A run folder holds::
 The parts: :class:`RunSettings` (the options), :func:`train_run` (one folder, a
 :class:`RunResult`), :func:`evaluate_run` (recompute ``metrics.json``), :func:`sweep` (one run
 per :func:`grid_points` point, a :class:`SweepResult`), :func:`load_data` (the data at a
-model's shape) and :func:`model_table` (the registered models).
+model's shape) and :func:`model_table` (the registered models); :func:`run_experiment` runs
+a registered experiment (:mod:`autoencoders.runs.recipes`: several runs, one comparison table,
+the comparison figures) and :func:`experiment_table` lists them.
 """
 
+from autoencoders.runs import recipes
 from autoencoders.runs._files import METRICS_FILE, RUN_FILE
+from autoencoders.runs.experiment import (
+    Config,
+    Experiment,
+    ExperimentContext,
+    ExperimentResult,
+    experiment_names,
+    experiment_table,
+    get_experiment,
+    run_experiment,
+)
 from autoencoders.runs.folder import best_validation, evaluate_run, train_run
 from autoencoders.runs.inputs import (
     check_data,
@@ -58,6 +71,15 @@ from autoencoders.runs.sweep import grid_points, slug, sweep, sweep_row
 
 __all__ = [
     "METRICS_FILE",
+    "Config",
+    "Experiment",
+    "ExperimentContext",
+    "ExperimentResult",
+    "experiment_names",
+    "experiment_table",
+    "get_experiment",
+    "recipes",
+    "run_experiment",
     "RUN_FILE",
     "RunError",
     "RunResult",
