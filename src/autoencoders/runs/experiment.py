@@ -358,10 +358,13 @@ def _load(ctx: ExperimentContext, nets: list[Any], splits: Any, overrides: Mappi
     except DatasetNotFoundError as exc:
         if exp.fallback_data is None or overrides.get("data") is not None:
             raise
+        why = exc.describe(
+            root_option="--data-root DIR", download_option="--download", one_line=True
+        )
         note = (
-            f"{ctx.settings.data!r} was not found ({str(exc).splitlines()[0]}); this run used "
-            f"the stand-in dataset {exp.fallback_data!r} instead: its numbers and figures say "
-            f"nothing about {ctx.settings.data!r}. Pass --data to choose the data."
+            f"The stand-in dataset {exp.fallback_data!r} was used because "
+            f"{ctx.settings.data!r} was not found: the numbers and figures say nothing about "
+            f"{ctx.settings.data!r}. Name the data with --data (data= in Python). ({why})"
         )
         logger.warning("%s: %s", exp.name, note)
         ctx.notes.append(note)

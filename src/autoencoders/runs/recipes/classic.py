@@ -14,8 +14,8 @@ from autoencoders.runs.sweep import slug
 
 __all__ = ["DENSE_AE", "LINEAR_VS_PCA", "VAE_HZ", "VAE_TO_AE", "VAE_HZ_POINTS"]
 
-#: The quick size of the dense experiments: 2 epochs on 2,000 images per split.
-QUICK = {"epochs": 2, "limit": 2000}
+#: The quick size of the dense experiments: 4 epochs on 3,000 images per split.
+QUICK = {"epochs": 4, "limit": 3000}
 
 #: The (h, z) pairs of the classic VAE exercise.
 VAE_HZ_POINTS = ((400, 50), (400, 10), (400, 30), (300, 35), (300, 5), (300, 40))

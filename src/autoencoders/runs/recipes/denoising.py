@@ -87,7 +87,7 @@ CONV_DENOISING = experiments.register("conv-denoising")(
         ),
         configs=_conv_configs,
         settings={"epochs": 10, "batch_size": 128, "lr": 1e-3},
-        quick={"epochs": 1, "limit": 2000},
+        quick={"epochs": 3, "limit": 3000},
         rank_by="denoising_mse",
         figures=_conv_figures,
     )
@@ -146,7 +146,7 @@ DAE_NOISE_TYPES = experiments.register("dae-noise-types")(
         ),
         configs=_noise_type_configs,
         settings={"epochs": 20, "batch_size": 128, "lr": 1e-3},
-        quick={"epochs": 2, "limit": 2000},
+        quick={"epochs": 4, "limit": 3000},
         figures=_noise_type_figures,
     )
 )
@@ -217,7 +217,7 @@ SMALL_CONV_LATENTS = experiments.register("small-conv-latents")(
         ),
         configs=_small_conv_configs,
         settings={"data": "mnist", "epochs": 20, "batch_size": 128, "lr": 1e-3},
-        quick={"epochs": 1, "limit": 2000},
+        quick={"epochs": 3, "limit": 3000},
         figures=_small_conv_figures,
         fallback_data="fashion-mnist",
     )

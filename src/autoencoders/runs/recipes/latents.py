@@ -57,7 +57,7 @@ RELU_VS_SIGMOID = experiments.register("relu-vs-sigmoid")(
         ),
         configs=_relu_sigmoid_configs,
         settings={"epochs": 20, "batch_size": 128, "lr": 1e-3},
-        quick={"epochs": 2, "limit": 2000},
+        quick={"epochs": 4, "limit": 3000},
         rank_by="test_mse",
         figures=lambda ctx: [
             (
@@ -88,7 +88,7 @@ AE_VS_VAE_LATENTS = experiments.register("ae-vs-vae-latents")(
         ),
         configs=_ae_vae_configs,
         settings={"epochs": 20, "batch_size": 128, "lr": 1e-3},
-        quick={"epochs": 2, "limit": 2000},
+        quick={"epochs": 4, "limit": 3000},
         figures=lambda ctx: [
             (
                 _scatters(ctx, "latents.png", "Test codes, coloured by class"),
