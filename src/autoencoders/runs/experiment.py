@@ -364,9 +364,9 @@ def _load(ctx: ExperimentContext, nets: list[Any], splits: Any, overrides: Mappi
         note = (
             f"The stand-in dataset {exp.fallback_data!r} was used because "
             f"{ctx.settings.data!r} was not found: the numbers and figures say nothing about "
-            f"{ctx.settings.data!r}. Name the data with --data (data= in Python). ({why})"
+            f"{ctx.settings.data!r}. Name the data with --data (data= in Python)."
         )
-        logger.warning("%s: %s", exp.name, note)
+        logger.warning("%s: %s (%s)", exp.name, note, why)
         ctx.notes.append(note)
         ctx.settings = dataclasses.replace(ctx.settings, data=exp.fallback_data)
         return data_for_models(ctx.settings, nets, None)
