@@ -20,15 +20,60 @@ def test_write_comparison(tmp_path: Path) -> None:
         {"run": "z=5", "z": 5, "params": 1000, "test_mse": 0.1, "test_elbo": None},
         {"run": "z=10", "z": 10, "params": 2000, "test_mse": 0.05, "test_elbo": None},
     ]
+    rows[0]["test_elbo"] = -90.5  # a column empty in some rows stays (None in every row: dropped)
     md, csv_path = report.write_comparison(rows, tmp_path, title="t")
     table = list(csv.DictReader(csv_path.open()))
     assert [r["run"] for r in table] == ["z=5", "z=10"]
-    assert table[1]["test_elbo"] == ""
+    assert table[0]["test_elbo"] == "-90.5" and table[1]["test_elbo"] == ""
     text = md.read_text()
     assert "| run | z | parameters | test MSE/pixel | test ELBO (nats) |" in text
     assert "| z=10 | 10 | 2,000 | 0.05 | — |" in text
     with pytest.raises(ValueError, match="no runs"):
         report.write_comparison([], tmp_path)
+
+
+def test_write_comparison_drops_columns_empty_in_every_row(tmp_path: Path) -> None:
+    rows = [
+        {"run": "a", "test_mse": 0.1, "denoising_mse": None, "denoising_psnr": None},
+        {"run": "b", "test_mse": 0.2, "denoising_mse": None, "denoising_psnr": None, "x": None},
+    ]
+    md, csv_path = report.write_comparison(rows, tmp_path)
+    assert csv_path.read_text().splitlines()[0] == "run,test_mse"
+    assert "| run | test MSE/pixel |" in md.read_text() and "denoising" not in md.read_text()
+    rows[1]["denoising_mse"], rows[1]["denoising_psnr"] = 0.03, 15.2
+    md, csv_path = report.write_comparison(rows, tmp_path)
+    assert csv_path.read_text().splitlines()[:2] == [
+        "run,test_mse,denoising_mse,denoising_psnr",
+        "a,0.1,,",
+    ]
+    assert "| run | test MSE/pixel | denoising MSE | denoising PSNR (dB) |" in md.read_text()
+    assert "| a | 0.1 | — | — |" in md.read_text()
+    # both files written atomically: no temporary file is left beside them
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comparison.csv", "comparison.md"]
+
+
+def test_write_comparison_writes_atomically(tmp_path: Path, monkeypatch) -> None:
+    """A failure while writing leaves the previous files whole."""
+    rows = [{"run": "a", "test_mse": 0.1}]
+    md, csv_path = report.write_comparison(rows, tmp_path)
+    before = md.read_text(), csv_path.read_text()
+
+    def broken(path, data):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report, "atomic_write_bytes", broken)
+    with pytest.raises(OSError, match="disk full"):
+        report.write_comparison([{"run": "b", "test_mse": 0.2}], tmp_path)
+    assert (md.read_text(), csv_path.read_text()) == before
+
+
+def test_report_shows_the_denoising_metrics(tmp_path: Path) -> None:
+    metrics = {"test_mse": 0.01, "denoising_mse": 0.025, "denoising_psnr": 16.02}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    text = report.write_report(tmp_path).read_text()
+    assert "| denoising MSE | 0.025 |" in text
+    assert "| denoising PSNR (dB) | 16.02 |" in text
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_write_report_partial_folder(tmp_path: Path) -> None:
@@ -115,3 +160,35 @@ def test_write_figures_takes_any_data(tmp_path: Path) -> None:
     written = {p.name for p in report.write_figures(model, loader, tmp_path, n=4)}
     assert {"reconstructions.png", "latent_space.png", "noise_levels.png"} <= written
     assert "samples.png" not in written  # not variational
+
+
+def test_figures_are_written_atomically(tmp_path: Path, monkeypatch) -> None:
+    """A PNG is rendered in memory first: a crash while drawing leaves the old file whole."""
+    from matplotlib.figure import Figure
+
+    from autoencoders import plots
+
+    model = autoencoders.build("ae", h=8, z=2)
+    x = torch.rand(6, 1, 28, 28)
+    path = tmp_path / "reconstructions.png"
+    plots.plot_reconstructions(model, x, n=3, save=path)
+    good = path.read_bytes()
+    assert good.startswith(b"\x89PNG")
+    real_savefig = Figure.savefig
+
+    def crash_halfway(self, fname, *args, **kwargs):
+        real_savefig(self, fname, *args, **kwargs)
+        if hasattr(fname, "write"):  # a buffer: what reaches the file is decided later
+            fname.write(b"truncated")
+        else:  # a path: the file itself is left half-written
+            Path(fname).write_bytes(b"\x89PNG truncated")
+        raise RuntimeError("killed while saving")
+
+    monkeypatch.setattr(Figure, "savefig", crash_halfway)
+    with pytest.raises(RuntimeError, match="killed"):
+        plots.plot_reconstructions(model, x, n=3, save=path)
+    assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["reconstructions.png"]
+    monkeypatch.setattr(Figure, "savefig", real_savefig)
+    plots.plot_reconstructions(model, x, n=3, save=tmp_path / "no_suffix")
+    assert (tmp_path / "no_suffix.png").read_bytes().startswith(b"\x89PNG")

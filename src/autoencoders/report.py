@@ -42,6 +42,7 @@ import torch
 
 from autoencoders import plots
 from autoencoders._utils import device_of, flatten_mapping, gather, unwrap_model
+from autoencoders.io import atomic_write_bytes
 from autoencoders.training.history import TRAIN_KEYS, History
 
 __all__ = [
@@ -74,6 +75,8 @@ METRIC_LABELS: dict[str, str] = {
     "test_mse": "test MSE per pixel",
     "test_psnr": "test PSNR (dB)",
     "test_samples": "test images",
+    "denoising_mse": "denoising MSE",
+    "denoising_psnr": "denoising PSNR (dB)",
     "test_elbo": "test ELBO (nats per sample; higher is better)",
     "test_recon": "test ELBO reconstruction term (nats per sample)",
     "test_kl": "test ELBO KL term (nats per sample)",
@@ -93,6 +96,8 @@ COLUMN_LABELS: dict[str, str] = {
     "test_mse": "test MSE/pixel",
     "test_psnr": "test PSNR (dB)",
     "test_elbo": "test ELBO (nats)",
+    "denoising_mse": "denoising MSE",
+    "denoising_psnr": "denoising PSNR (dB)",
     "seconds": "train time (s)",
 }
 
@@ -377,7 +382,7 @@ def write_report(
     if files:
         lines += ["## Files", "", *(f"- [{f}]({f})" for f in files), ""]
     path = folder / filename
-    path.write_text("\n".join(lines), encoding="utf-8")
+    atomic_write_bytes(path, "\n".join(lines).encode("utf-8"))
     return path
 
 
@@ -389,10 +394,15 @@ def write_comparison(
     title: str = "Sweep comparison",
     stem: str = "comparison",
 ) -> tuple[Path, Path]:
-    """Write a sweep's table as ``<stem>.md`` and ``<stem>.csv``.
+    """Write a sweep's table as ``<stem>.md`` and ``<stem>.csv``, each atomically.
+
+    The columns are the rows' keys in order of appearance; a column whose value is None (or
+    missing) in every row is left out, so a table of models without noise transforms has no
+    empty ``denoising_mse`` column. A value missing in some rows shows as ``—`` in the
+    markdown and as an empty field in the CSV.
 
     Args:
-        rows: one mapping per run, all with the same keys (the columns, in order).
+        rows: one mapping per run (the columns, in order).
         folder: where to write.
         title: heading of the markdown file.
         stem: file name without extension.
@@ -402,8 +412,8 @@ def write_comparison(
 
     Example:
         >>> import tempfile
-        >>> rows = [{"run": "z=5", "params": 100, "test_mse": 0.02},
-        ...         {"run": "z=10", "params": 200, "test_mse": 0.01}]
+        >>> rows = [{"run": "z=5", "params": 100, "test_mse": 0.02, "denoising_mse": None},
+        ...         {"run": "z=10", "params": 200, "test_mse": 0.01, "denoising_mse": None}]
         >>> with tempfile.TemporaryDirectory() as d:
         ...     md, csv_path = write_comparison(rows, d)
         ...     print(csv_path.read_text().strip())
@@ -415,16 +425,17 @@ def write_comparison(
         raise ValueError("no runs to compare")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    columns = list(rows[0])
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    columns = [k for k in keys if any(row.get(k) is not None for row in rows)] or keys
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
     csv_path = folder / f"{stem}.csv"
-    csv_path.write_text(buf.getvalue(), encoding="utf-8")
     header = [COLUMN_LABELS.get(c, c) for c in columns]
     table = markdown_table(header, [[row.get(c) for c in columns] for row in rows])
     md_path = folder / f"{stem}.md"
-    md_path.write_text(f"# {title}\n\n{table}\n", encoding="utf-8")
+    atomic_write_bytes(csv_path, buf.getvalue().encode("utf-8"))
+    atomic_write_bytes(md_path, f"# {title}\n\n{table}\n".encode())
     return md_path, csv_path

@@ -1,4 +1,4 @@
-"""Evaluation metrics: reconstruction error, PSNR, ELBO, importance-weighted NLL, PCA and probes.
+"""Evaluation metrics: reconstruction and denoising error, PSNR, ELBO, IWAE NLL, PCA and probes.
 
 Every function that takes a ``model`` runs it in eval mode (restoring its previous mode),
 without gradients, in batches, on the device its parameters are on. ``data`` may be:
@@ -22,11 +22,13 @@ Numbers are per sample or per pixel, averaged over the whole data, in float64:
  'test_psnr', 'test_recon', 'test_samples']
 
 The functions live in submodules by kind -- :mod:`~autoencoders.metrics.reconstruction`
-(MSE, PSNR), :mod:`~autoencoders.metrics.likelihood` (ELBO, IWAE),
+(MSE, PSNR), :mod:`~autoencoders.metrics.denoising` (the error on a seeded noisy copy),
+:mod:`~autoencoders.metrics.likelihood` (ELBO, IWAE),
 :mod:`~autoencoders.metrics.probes` (PCA baseline, linear probe) and
 :mod:`~autoencoders.metrics.evaluate` (all of them) -- and are all importable from here.
 """
 
+from autoencoders.metrics.denoising import denoising_mse, noisy_copy
 from autoencoders.metrics.evaluate import evaluate_model
 from autoencoders.metrics.likelihood import (
     DEFAULT_SIGMA,
@@ -47,6 +49,7 @@ __all__ = [
     "DEFAULT_SIGMA",
     "LIKELIHOODS",
     "ProbeResult",
+    "denoising_mse",
     "elbo",
     "evaluate_model",
     "fit_linear_probe",
@@ -54,6 +57,7 @@ __all__ = [
     "linear_probe_accuracy",
     "log_likelihood",
     "mse_per_pixel",
+    "noisy_copy",
     "pca_baseline_mse",
     "psnr",
     "psnr_from_mse",

@@ -10,6 +10,7 @@ import torch
 
 from autoencoders._utils import gather, unwrap_model
 from autoencoders.metrics._common import data_range_of
+from autoencoders.metrics.denoising import denoising_mse
 from autoencoders.metrics.likelihood import elbo, iwae_nll
 from autoencoders.metrics.probes import ProbeResult, linear_probe_accuracy, pca_baseline_mse
 from autoencoders.metrics.reconstruction import mse_per_pixel, psnr_from_mse
@@ -56,6 +57,7 @@ def evaluate_model(
     fit_samples: int | None = 10000,
     batch_size: int = 256,
     seed: int = 0,
+    denoising_noise: Any = None,
 ) -> dict[str, float | int]:
     """The test-set metrics of a model, as a flat JSON-serialisable dict (the CLI's metrics.json).
 
@@ -63,6 +65,11 @@ def evaluate_model(
 
     * ``test_mse``: :func:`mse_per_pixel`; ``test_psnr``: :func:`psnr` (dB);
       ``test_samples``: test-set size.
+    * Models with a noise transform (``model.noise is not None``), or any model when
+      ``denoising_noise`` is given: ``denoising_mse`` (:func:`denoising_mse`: the
+      reconstruction of a fixed noisy copy of the test set, drawn with ``model.noise`` or
+      ``denoising_noise`` from a generator seeded by ``seed``, against the clean test set) and
+      ``denoising_psnr`` (its PSNR, dB). Models with the same noise settings see the same copy.
     * VAEs: ``test_elbo`` (the ELBO itself, a log-likelihood bound: negative, higher is
       better), ``test_recon`` and ``test_kl`` (its two terms, nats per sample, see
       :func:`elbo`); ``test_nll`` (:func:`iwae_nll` with ``iwae_k = k`` importance samples,
@@ -82,7 +89,11 @@ def evaluate_model(
         include_probe: compute the probe accuracy (labelled data only).
         fit_samples: cap on the training items used by PCA and the probe (``None``: all).
         batch_size: samples per forward pass.
-        seed: seed of the Monte-Carlo draws and of the training subset.
+        seed: seed of the Monte-Carlo draws, of the noisy test copy and of the training
+            subset.
+        denoising_noise: the corruption of the denoising metric (a noise name, a
+            ``{"name": ..., **kwargs}`` dict or a module) instead of each model's own, to
+            score models trained with different noise on the same noisy inputs.
     """
     net = unwrap_model(model)
     test = _split(splits, "test")
@@ -98,6 +109,12 @@ def evaluate_model(
     out["test_psnr"] = psnr_from_mse(mse, data_range_of(net))
     test_xy = gather(test)
     out["test_samples"] = len(test_xy[0])
+    if denoising_noise is not None or getattr(net, "noise", None) is not None:
+        dmse = denoising_mse(
+            net, test_xy[0], noise=denoising_noise, seed=seed, batch_size=batch_size
+        )
+        out["denoising_mse"] = dmse
+        out["denoising_psnr"] = psnr_from_mse(dmse, data_range_of(net))
     if net.is_variational:
         e = elbo(net, test, seed=seed, batch_size=batch_size)
         out["test_elbo"], out["test_recon"], out["test_kl"] = e["elbo"], e["recon"], e["kl"]

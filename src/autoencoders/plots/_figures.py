@@ -6,6 +6,7 @@ tiling image batches and drawing them, moving inputs to a model.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from autoencoders._utils import device_of, gather
+from autoencoders.io import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -65,11 +67,25 @@ def new_figure(**kwargs: Any) -> Figure:
 
 
 def finish(fig: Figure, save: PlotPath, dpi: int = 120) -> Figure:
-    """Write ``fig`` to ``save`` (a PNG, parent folders created) and return it."""
+    """Write ``fig`` to ``save`` (a PNG, parent folders created) and return it.
+
+    The image is rendered into memory and then written atomically
+    (:func:`autoencoders.io.atomic_write_bytes`), so a crash never leaves a half-written file.
+    The format follows the suffix, as :meth:`~matplotlib.figure.Figure.savefig` does; a path
+    without one gets matplotlib's default format (``savefig.format``, PNG) and its suffix.
+    """
     if save is not None:
         path = Path(save)
+        fmt = path.suffix[1:].lower()
+        if not fmt:
+            from matplotlib import rcParams
+
+            fmt = str(rcParams["savefig.format"])
+            path = path.with_name(f"{path.name}.{fmt}")
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white")
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi, bbox_inches="tight", facecolor="white")
+        atomic_write_bytes(path, buf.getvalue())
     return fig
 
 

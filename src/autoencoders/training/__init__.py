@@ -23,7 +23,9 @@ early stopping, the NaN guard, ``torchrun``). The parts, lowest first (imports o
   ``val_loss``);
 * :mod:`~autoencoders.training.state` (:class:`TrainingState`: what checkpoints hold);
 * :mod:`~autoencoders.training.callbacks` (the callback protocol, progress, early stopping,
-  logging) and :mod:`~autoencoders.training.checkpoint` (the files, :class:`ModelCheckpoint`);
+  logging), :mod:`~autoencoders.training.tensorboard` (:class:`TensorBoardLogger`, needs the
+  ``tensorboard`` extra) and :mod:`~autoencoders.training.checkpoint` (the files,
+  :class:`ModelCheckpoint`);
 * :mod:`~autoencoders.training.trainer` (the loop).
 """
 
@@ -33,6 +35,7 @@ from autoencoders.training.history import History
 from autoencoders.training.meter import NonFiniteLossError
 from autoencoders.training.runtime import Runtime
 from autoencoders.training.state import TrainingState
+from autoencoders.training.tensorboard import TensorBoardLogger
 from autoencoders.training.trainer import Trainer
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "NonFiniteLossError",
     "ProgressBar",
     "Runtime",
+    "TensorBoardLogger",
     "Trainer",
     "TrainingState",
     "find_latest",

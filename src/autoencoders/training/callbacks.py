@@ -5,7 +5,9 @@ them in list order: first its own :class:`EarlyStopping` (``early_stopping=``), 
 ``callbacks``, then its own :class:`~autoencoders.training.ModelCheckpoint`
 (``checkpoint_dir=``), and last its :class:`ProgressBar` (``progress=True``), so a checkpoint
 written at the end of an epoch holds every callback's updated state. Progress, early stopping,
-checkpointing and metrics logging are all callbacks on this one protocol. ``on_step_end`` is
+checkpointing and metrics logging (:class:`MetricsLogger`, and
+:class:`~autoencoders.training.TensorBoardLogger` in :mod:`autoencoders.training.tensorboard`)
+are all callbacks on this one protocol. ``on_step_end`` is
 called only for callbacks that override it, so the others cost nothing per step. A callback
 that keeps state across a resume implements :meth:`state_dict` (JSON values and tensors) and
 :meth:`load_state_dict`.
