@@ -162,6 +162,7 @@ class ExperimentContext:
         data: each configuration's data splits, by name.
         notes: lines added to ``comparison.md`` (e.g. which stand-in data was used).
         cache: room for the recipe's own values computed once (e.g. a PCA fit).
+        extra: each configuration's extra table columns (``Experiment.columns``), by name.
     """
 
     experiment: Experiment
@@ -173,6 +174,7 @@ class ExperimentContext:
     data: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
     _models: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def model(self, name: str) -> Any:
@@ -206,7 +208,8 @@ class ExperimentContext:
     def row_value(self, name: str, column: str) -> float | None:
         """The number in column ``column`` of configuration ``name``'s row, or None."""
         result = self.results[name]
-        value = sweep_row(name, {}, result).get(column, result.metrics.get(column))
+        row = {**sweep_row(name, {}, result), **self.extra.get(name, {})}
+        value = row.get(column, result.metrics.get(column))
         return float(value) if isinstance(value, (int, float)) else None
 
 
@@ -349,6 +352,8 @@ def _train(
         )
         ctx.data[c.name] = split
         ctx.configs.append(c)
+        if exp.columns is not None:
+            ctx.extra[c.name] = dict(exp.columns(ctx, c, ctx.results[c.name]))
 
 
 def _load(ctx: ExperimentContext, nets: list[Any], splits: Any, overrides: Mapping[str, Any]):
@@ -379,8 +384,7 @@ def _rows(ctx: ExperimentContext) -> list[dict[str, Any]]:
     for c in ctx.configs:
         point = {k: (c.model if k == "model" else c.kwargs.get(k)) for k in keys}
         row = sweep_row(c.name, point, ctx.results[c.name])
-        if exp.columns is not None:
-            row.update(exp.columns(ctx, c, ctx.results[c.name]))
+        row.update(ctx.extra.get(c.name, {}))
         rows.append(row)
     columns: list[str] = []
     for row in rows:

@@ -73,12 +73,9 @@ def _linear_configs(quick: bool) -> list[Config]:
 
 def _pca_column(ctx: ExperimentContext, config: Config, result: RunResult) -> dict[str, Any]:
     """Exact PCA with the run's code size, fitted on the whole (loaded) training split."""
-    cache = ctx.cache.setdefault("pca_mse", {})
-    k = int(config.kwargs["z"])
-    if k not in cache:
-        data = ctx.data[config.name]
-        cache[k] = pca_baseline_mse(data.train, data.test, k)
-    return {"pca_mse": cache[k], "ae_over_pca": result.metrics["test_mse"] / cache[k]}
+    data = ctx.data[config.name]
+    pca = pca_baseline_mse(data.train, data.test, int(config.kwargs["z"]))
+    return {"pca_mse": pca, "ae_over_pca": result.metrics["test_mse"] / pca}
 
 
 def _linear_figures(ctx: ExperimentContext) -> Figures:
@@ -86,7 +83,7 @@ def _linear_figures(ctx: ExperimentContext) -> Figures:
 
     ks = [int(c.kwargs["z"]) for c in ctx.configs]
     ae = [ctx.results[c.name].metrics["test_mse"] for c in ctx.configs]
-    pca = [_pca_column(ctx, c, ctx.results[c.name])["pca_mse"] for c in ctx.configs]
+    pca = [ctx.row_value(c.name, "pca_mse") for c in ctx.configs]
     fig = Figure(figsize=(5.5, 3.8), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(ks, ae, "o-", label="linear autoencoder")
