@@ -98,6 +98,9 @@ COLUMN_LABELS: dict[str, str] = {
     "test_elbo": "test ELBO (nats)",
     "denoising_mse": "denoising MSE",
     "denoising_psnr": "denoising PSNR (dB)",
+    "denoising_mse_0.5": "denoising MSE, shared noise 0.5",
+    "pca_mse": "PCA MSE/pixel",
+    "ae_over_pca": "AE / PCA",
     "seconds": "train time (s)",
 }
 
