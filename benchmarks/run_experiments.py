@@ -47,6 +47,7 @@ def run_one(name: str, work: Path, device: str) -> dict:
     exp = runs.get_experiment(name)
     out = work / exp.name
     command = f"autoencoders experiment run {exp.name} --out {out.relative_to(work.parent)}"
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     result = runs.run_experiment(exp, out=out, overwrite=True, device=device, command=command)
     wall = time.perf_counter() - start
@@ -65,6 +66,9 @@ def run_one(name: str, work: Path, device: str) -> dict:
         "description": exp.description,
         "command": command,
         "wall_seconds": round(wall, 1),
+        # the 1-minute load average before and after: above the CPU count, other work shared
+        # the machine and the wall time is longer than on an idle one
+        "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "data": json.loads((result.dir / "experiment.json").read_text())["data"],
@@ -119,7 +123,8 @@ def render() -> None:
         head = f"{s['name']}: {s['title']}"
         facts = [
             f"Command: `{s['command']}`",
-            f"Wall time: {s['wall_seconds']:.0f} s on {s['machine']} ({s['date']})",
+            f"Wall time: {s['wall_seconds']:.0f} s on {s['machine']} ({s['date']}; load "
+            f"average {s['load'][0]} before, {s['load'][1]} after)",
             f"Data: `{s['data']}`",
         ]
         md += [f"## {head}", "", s["description"], ""]
@@ -137,7 +142,9 @@ def render() -> None:
             rst += [f".. figure:: {rel}", "   :width: 100%", "", f"   {fig['caption']}", ""]
     MARKDOWN.write_text("\n".join(md).rstrip() + "\n")
     RST.write_text("\n".join(rst).rstrip() + "\n")
-    print(f"wrote {MARKDOWN.relative_to(ROOT)} and {RST.relative_to(ROOT)} ({len(summaries)} experiments)")
+    print(
+        f"wrote {MARKDOWN.relative_to(ROOT)} and {RST.relative_to(ROOT)} ({len(summaries)} experiments)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
