@@ -135,7 +135,7 @@ def render() -> None:
         rst += [f"* {f.replace('`', '``')}" for f in facts] + [""]
         for n in s["notes"]:
             rst += [".. note::", "", "   " + n.replace("`", "``"), ""]
-        rst += _rst_table(s["table"]) + [""]
+        rst += [*_rst_table(s["table"]), ""]
         for fig in s["figures"]:
             rel = f"_static/results/{s['name']}/{fig['file']}"
             md += [f"![{fig['caption']}](../docs/{rel})", "", f"*{fig['caption']}*", ""]
