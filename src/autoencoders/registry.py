@@ -164,6 +164,11 @@ def load_plugins(*, force: bool = False) -> list[str]:
     return loaded
 
 
+def _plural(kind: str) -> str:
+    """``kind`` in the plural: ``loss`` -> ``losses``, ``noise transform`` -> ``noise transforms``."""
+    return kind + ("es" if kind.endswith(("s", "x", "sh", "ch")) else "s")
+
+
 def _normalise(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
@@ -347,7 +352,7 @@ class Registry(Generic[T]):
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}"
                 f"{did_you_mean(key, known + sorted(self._aliases), dashes='-' in name)}"
-                f" Registered {self.kind}s: {', '.join(known) or '(none)'}. If it comes from a "
+                f" Registered {_plural(self.kind)}: {', '.join(known) or '(none)'}. If it comes from a "
                 f"plugin, install the package that provides it (entry-point group {PLUGIN_GROUP!r})."
             )
         return key

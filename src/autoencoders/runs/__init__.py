@@ -57,7 +57,7 @@ from autoencoders.runs.experiment import (
     get_experiment,
     run_experiment,
 )
-from autoencoders.runs.folder import best_validation, evaluate_run, train_run
+from autoencoders.runs.folder import best_validation, evaluate_run, run_spec, train_run
 from autoencoders.runs.inputs import (
     check_data,
     data_for_models,
@@ -67,7 +67,7 @@ from autoencoders.runs.inputs import (
 )
 from autoencoders.runs.models import build_model, describe_model, model_arguments, model_table
 from autoencoders.runs.settings import RunError, RunResult, RunSettings, SweepResult
-from autoencoders.runs.sweep import grid_points, slug, sweep, sweep_row
+from autoencoders.runs.sweep import grid_points, point_label, slug, sweep, sweep_row
 
 __all__ = [
     "METRICS_FILE",
@@ -97,6 +97,8 @@ __all__ = [
     "load_data",
     "model_arguments",
     "model_table",
+    "point_label",
+    "run_spec",
     "slug",
     "sweep",
     "sweep_row",

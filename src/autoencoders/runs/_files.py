@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from autoencoders.io import atomic_write_bytes
 from autoencoders.runs.settings import RunError
 
 __all__ = ["METRICS_FILE", "RUN_FILE", "check_out", "read_run", "write_json"]
@@ -19,8 +20,10 @@ _TAKEN = ("model.safetensors", RUN_FILE, "comparison.csv")
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """``obj`` as indented JSON (anything else as its ``str``)."""
-    path.write_text(json.dumps(obj, indent=2, default=str) + "\n", encoding="utf-8")
+    """``obj`` as indented JSON (anything else as its ``str``), written atomically: a reader
+    (or a crash) sees the old file or the new one, never half of one."""
+    text = json.dumps(obj, indent=2, default=str) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def read_run(folder: Path) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -20,11 +21,17 @@ from autoencoders.metrics import evaluate_model
 from autoencoders.runs._files import METRICS_FILE, RUN_FILE, check_out, read_run, write_json
 from autoencoders.runs.inputs import check_data, data_summary, load_data
 from autoencoders.runs.models import build_model, model_arguments
-from autoencoders.runs.settings import RunError, RunResult, RunSettings
-from autoencoders.training import History, Trainer
+from autoencoders.runs.settings import (
+    CHECKPOINT_DIR,
+    TENSORBOARD_DIR,
+    RunError,
+    RunResult,
+    RunSettings,
+)
+from autoencoders.training import History, Trainer, find_latest
 from autoencoders.training.runtime import resolve_device
 
-__all__ = ["best_validation", "evaluate_run", "train_run"]
+__all__ = ["best_validation", "evaluate_run", "run_spec", "train_run"]
 
 logger = logging.getLogger("autoencoders.runs")
 
@@ -61,6 +68,30 @@ def _seeded(seed: int) -> Iterator[None]:
         yield
 
 
+def _check_resume(
+    out: str | os.PathLike[str] | None, folder: Path, settings: RunSettings, overwrite: bool
+) -> None:
+    """``resume`` continues the run in ``out``: it needs one, and a checkpoint there when the
+    folder already holds a run (or it would train that run afresh, silently)."""
+    if not settings.resume:
+        return
+    if out is None:
+        raise RunError(
+            "resume=True needs out=: the folder of the run to continue",
+            cli="--resume needs --out RUN_DIR: the folder of the run to continue",
+        )
+    taken = any((folder / f).exists() for f in (RUN_FILE, "model.safetensors"))
+    if taken and not overwrite and find_latest(folder / CHECKPOINT_DIR) is None:
+        shown = repr(str(folder))
+        why = f"holds a run but no checkpoint to resume from (none in {CHECKPOINT_DIR}/; runs write"
+        raise RunError(
+            f"out={shown} {why} them with checkpoint_every or resume); pass overwrite=True to "
+            "train it afresh",
+            cli=f"--out {shown} {why} them with --checkpoint-every or --resume); pass "
+            "--overwrite to train it afresh",
+        )
+
+
 def train_run(
     model: str,
     model_kwargs: Mapping[str, Any] | None = None,
@@ -74,12 +105,22 @@ def train_run(
     """Train a registered model and write a complete run folder.
 
     The folder gets ``run.json`` (what was run, and its ``status``: ``training``, then
-    ``done``, or ``failed`` / ``interrupted`` with the ``error``), ``config.json`` + ``model.safetensors``,
+    ``done``, or ``failed`` / ``interrupted`` with the ``error``, whatever step raised:
+    training, metrics, figures or report), ``config.json`` + ``model.safetensors``,
     ``history.json``/``history.csv``, ``metrics.json``, the figures and ``report.md`` (see
-    :mod:`autoencoders.report`). ``autoencoders train`` writes the very same folder.
+    :mod:`autoencoders.report`), each written atomically; ``checkpoints/`` with
+    ``settings.checkpoint_every`` or ``settings.resume``, ``tensorboard/`` with
+    ``settings.tensorboard``. ``autoencoders train`` writes the very same folder.
 
-    The model name and keywords, the settings (optimizer, scheduler, device, ...) and the
-    output folder are all checked before any data is loaded or anything written.
+    The model name and keywords, the settings (optimizer, scheduler, loss, device, ...), the
+    packages the run needs (matplotlib for the figures, tensorboard) and the output folder
+    are all checked before any data is loaded or anything written.
+
+    With ``settings.resume`` the run continues from the latest checkpoint in
+    ``out/checkpoints`` (``out`` may then hold a run without ``overwrite``; without a
+    checkpoint there, a folder that holds a run is an error, an empty one starts afresh).
+    ``overwrite`` without ``resume`` deletes the old run's ``checkpoints/`` and
+    ``tensorboard/``.
 
     Args:
         model: registered model name.
@@ -95,8 +136,9 @@ def train_run(
         A :class:`RunResult` (folder, parameters, best validation loss, metrics, history).
 
     Raises:
-        RunError: ``out`` already holds a run, or the data does not fit the model.
-        autoencoders.UnknownNameError: an unknown model, optimizer or scheduler name.
+        RunError: ``out`` already holds a run, the data does not fit the model, a package the
+            run needs is missing, or ``resume`` has nothing to continue.
+        autoencoders.UnknownNameError: an unknown model, optimizer, scheduler or loss name.
 
     Example:
         >>> import tempfile, torch
@@ -115,12 +157,17 @@ def train_run(
     settings = (settings or RunSettings()).check()
     kwargs = dict(model_kwargs or {})
     net = build_model(model, kwargs)  # the name and keywords, before anything else
-    folder = check_out(out, model, overwrite)
-    trainer = Trainer(net, **settings.trainer_kwargs())  # the training options, likewise
+    folder = check_out(out, model, overwrite or settings.resume)
+    _check_resume(out, folder, settings, overwrite)
+    trainer = Trainer(net, **settings.trainer_kwargs(folder))  # the training options, likewise
     if splits is None:
         splits = load_data(settings, net)
     else:
         check_data(splits, net)
+    if overwrite and not settings.resume:  # a fresh run: no checkpoints or logs of the old one
+        for sub in (CHECKPOINT_DIR, TENSORBOARD_DIR):
+            if (folder / sub).is_dir():
+                shutil.rmtree(folder / sub)
     folder.mkdir(parents=True, exist_ok=True)
     name = net.name or model
     run: dict[str, Any] = {
@@ -142,7 +189,7 @@ def train_run(
     logger.info("training %s (%s parameters) -> %s", name, f"{run['num_parameters']:,}", folder)
     try:
         start = time.perf_counter()
-        history = trainer.fit(splits.train, splits.val)
+        history = trainer.fit(splits.train, splits.val, resume=settings.resume)
         run["seconds"] = round(time.perf_counter() - start, 2)
         run["training"]["device"] = str(trainer.device)
         save(net, folder)
@@ -163,15 +210,15 @@ def train_run(
                     class_names=list(names) if names else None,
                     seed=settings.seed,
                 )
+        run["best_val_loss"], run["best_epoch"] = best_validation(history)
+        run["status"] = "done"
+        write_json(folder / RUN_FILE, run)
+        report.write_report(folder, title=f"Run report: {name}")
     except BaseException as exc:
         run["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         run["error"] = f"{type(exc).__name__}: {exc}"
         write_json(folder / RUN_FILE, run)
         raise
-    run["best_val_loss"], run["best_epoch"] = best_validation(history)
-    run["status"] = "done"
-    write_json(folder / RUN_FILE, run)
-    report.write_report(folder, title=f"Run report: {name}")
     return RunResult(
         dir=folder,
         model=name,
@@ -228,3 +275,34 @@ def evaluate_run(
     write_json(folder / METRICS_FILE, metrics)
     report.write_report(folder, title=f"Run report: {model.name or 'model'}")
     return metrics
+
+
+def run_spec(run_dir: str | os.PathLike[str]) -> tuple[str, dict[str, Any], RunSettings]:
+    """What a run folder's ``run.json`` says was run: ``(model, model_kwargs, settings)``,
+    ready for :func:`train_run` to run it again (``autoencoders train --from RUN_DIR``).
+
+    The settings are every training setting recorded (optimizer, loss, betas, seed, ...,
+    through :meth:`RunSettings.from_record`) and the data's name, root and limit; the device
+    is the one the run trained on. Data given in memory is recorded by its name only
+    (``tensors``): pass it again as ``splits``.
+
+    Raises:
+        RunError: ``run_dir`` holds no ``run.json`` naming a model.
+
+    Example:
+        >>> import tempfile, torch
+        >>> from autoencoders.data import from_tensors
+        >>> data = from_tensors(torch.rand(40, 1, 28, 28))
+        >>> settings = RunSettings(epochs=1, batch_size=16, lr=0.01, progress=False, plots=False)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = train_run("ae", {"h": 8, "z": 2}, settings, out=d, splits=data)
+        ...     model, kwargs, again = run_spec(d)
+        >>> model, kwargs, again.lr, again.epochs
+        ('ae', {'h': 8, 'z': 2}, 0.01, 1)
+    """
+    folder = Path(run_dir)
+    run = read_run(folder)
+    if not isinstance(run.get("model"), str):
+        raise RunError(f"{str(folder)!r} is not a run folder (it has no {RUN_FILE} naming a model)")
+    settings = RunSettings.from_record(run.get("training") or {}, run.get("data") or {})
+    return run["model"], dict(run.get("model_kwargs") or {}), settings

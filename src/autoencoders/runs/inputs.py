@@ -81,10 +81,21 @@ def load_data(settings: RunSettings, model: Any) -> DataSplits:
 
 
 def data_for_models(
-    settings: RunSettings, models: Sequence[Any], splits: Any = None
+    settings: RunSettings,
+    models: Sequence[Any],
+    splits: Any = None,
+    *,
+    names: Sequence[str] | None = None,
 ) -> list[DataSplits]:
     """The data of each model: ``splits`` checked against every one, or ``settings.data`` loaded
     once per distinct input shape and pixel range (so a sweep reads its files once).
+
+    Args:
+        settings: the data options.
+        models: the models.
+        splits: data already loaded, for every model.
+        names: what to call each model in an error (``sweep point z=2``): a model whose
+            input the data cannot give is a :class:`RunError` starting with its name.
 
     Example:
         >>> import torch, autoencoders
@@ -95,16 +106,21 @@ def data_for_models(
         [True, True]
     """
     out, loaded = [], {}
-    for model in models:
-        if splits is not None:
-            check_data(splits, model)
-            out.append(splits)
-            continue
-        net = unwrap_model(model)
-        key = (tuple(net.input_shape), tuple(net.pixel_range))
-        if key not in loaded:
-            loaded[key] = load_data(settings, net)
-        out.append(loaded[key])
+    for i, model in enumerate(models):
+        try:
+            if splits is not None:
+                check_data(splits, model)
+                out.append(splits)
+                continue
+            net = unwrap_model(model)
+            key = (tuple(net.input_shape), tuple(net.pixel_range))
+            if key not in loaded:
+                loaded[key] = load_data(settings, net)
+            out.append(loaded[key])
+        except RunError as exc:
+            if names is None:
+                raise
+            raise RunError(f"{names[i]}: {exc}", cli=f"{names[i]}: {exc.cli_message}") from exc
     return out
 
 

@@ -3,18 +3,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+import math
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autoencoders import registry
-from autoencoders.training import History
+from autoencoders.training import History, TensorBoardLogger
+from autoencoders.training.tensorboard import summary_writer_class
 
-__all__ = ["RunError", "RunResult", "RunSettings", "SweepResult"]
+__all__ = [
+    "CHECKPOINT_DIR",
+    "TENSORBOARD_DIR",
+    "RunError",
+    "RunResult",
+    "RunSettings",
+    "SweepResult",
+]
 
 #: Settings that say where the data comes from or how the run looks, not how it trains.
 _NOT_TRAINING = ("data", "data_root", "download", "limit", "progress", "plots", "extra")
+#: The sub-folder of a run folder holding its resumable checkpoints (``checkpoint_every``,
+#: ``resume``).
+CHECKPOINT_DIR = "checkpoints"
+#: The sub-folder of a run folder holding its TensorBoard event files (``tensorboard``).
+TENSORBOARD_DIR = "tensorboard"
 
 
 class RunError(ValueError):
@@ -54,18 +70,37 @@ class RunSettings:
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         seed: seed of the initialisation, shuffling, noise and figures.
         progress: show progress bars.
-        plots: draw the figures.
+        plots: draw the figures (needs matplotlib, checked before anything is trained).
         extra: further keyword arguments of the :class:`~autoencoders.training.Trainer`
-            (``grad_clip``, ``weight_decay``, ``early_stopping``, ...), recorded with the rest.
+            (``grad_clip``, ``early_stopping``, ``nonfinite``, ...), recorded with the rest.
         optimizer: a name of :data:`autoencoders.registry.optimizers`.
         optimizer_kwargs: its keyword arguments (e.g. ``{"momentum": 0.9}`` for ``sgd``).
         scheduler: a name of :data:`autoencoders.registry.schedulers`, or None.
         scheduler_kwargs: its keyword arguments.
+        loss: a name of :data:`autoencoders.registry.losses` (``"mse"``, ``"bce"``,
+            ``"elbo"``, ...), or None for the model's default loss
+            (:func:`autoencoders.losses.default_loss`).
+        loss_kwargs: its keyword arguments (e.g. ``{"recon": "mse", "beta": 4.0}`` for
+            ``elbo``).
+        weight_decay: the optimizer's weight decay (for the optimizers that take it).
+        betas: Adam-family ``(beta1, beta2)``, each in [0, 1); None: the optimizer's default.
+        checkpoint_every: also write a resumable checkpoint every this many optimizer steps
+            (besides one per epoch) into the run folder's ``checkpoints/``.
+        resume: continue from the latest checkpoint in the run folder's ``checkpoints/``
+            (a run folder that holds a run may then be written into without ``overwrite``).
+            Checkpoints are written when ``checkpoint_every`` or ``resume`` is set.
+        tensorboard: log to TensorBoard in the run folder's ``tensorboard/``
+            (:class:`~autoencoders.training.TensorBoardLogger`; needs the ``tensorboard``
+            extra, checked before anything is trained).
 
     Example:
         >>> s = RunSettings(epochs=1, limit=500, optimizer="sgd", optimizer_kwargs={"momentum": 0.9})
         >>> s.check().record()["optimizer_kwargs"]
         {'momentum': 0.9}
+        >>> s = RunSettings(loss="elbo", loss_kwargs={"recon": "mse"}, betas=(0.5, 0.999),
+        ...                 weight_decay=1e-5, plots=False).check()
+        >>> {k: s.record()[k] for k in ("loss", "loss_kwargs", "betas", "weight_decay")}
+        {'loss': 'elbo', 'loss_kwargs': {'recon': 'mse'}, 'betas': (0.5, 0.999), 'weight_decay': 1e-05}
     """
 
     data: str = "fashion-mnist"
@@ -86,42 +121,141 @@ class RunSettings:
     optimizer_kwargs: dict[str, Any] = field(default_factory=dict)
     scheduler: str | None = None
     scheduler_kwargs: dict[str, Any] = field(default_factory=dict)
+    loss: str | None = None
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    weight_decay: float = 0.0
+    betas: tuple[float, float] | None = None
+    checkpoint_every: int | None = None
+    resume: bool = False
+    tensorboard: bool = False
 
     def check(self) -> RunSettings:
-        """Check the optimizer and scheduler names against their registries; returns ``self``.
+        """Check the settings before anything is loaded or trained; returns ``self``.
+
+        The optimizer, scheduler and loss names are checked against their registries (the
+        loss is built with ``loss_kwargs``, so a misspelt keyword is caught too), the numbers
+        against their ranges, and the optional packages the run needs are imported:
+        matplotlib for ``plots``, tensorboard for ``tensorboard``. ``betas`` becomes a tuple.
 
         Raises:
             autoencoders.UnknownNameError: a name no registry entry (nor plugin) provides;
                 the message suggests a close match ("did you mean 'adam'?").
+            autoencoders.registry.UnknownArgumentError: a keyword the loss does not take.
             TypeError: keyword arguments that are not a mapping.
-            RunError: scheduler keyword arguments without a scheduler.
+            RunError: scheduler or loss keyword arguments without a scheduler or loss; a
+                weight decay, betas or checkpoint interval out of range; matplotlib or
+                tensorboard missing (the message says how to install it or what to drop).
+
+        Example:
+            >>> RunSettings(betas=(0.5, 1.0)).check()
+            Traceback (most recent call last):
+              ...
+            autoencoders.runs.settings.RunError: betas must be two numbers in [0, 1), got (0.5, 1.0)
         """
         registry.optimizers.get(self.optimizer)
         if self.scheduler is not None:
             registry.schedulers.get(self.scheduler)
-        for name in ("optimizer_kwargs", "scheduler_kwargs", "extra"):
+        for name in ("optimizer_kwargs", "scheduler_kwargs", "loss_kwargs", "extra"):
             if not isinstance(getattr(self, name), Mapping):
                 raise TypeError(
                     f"{name} must be a dict of keyword arguments, got {getattr(self, name)!r}"
                 )
-        if self.scheduler is None and self.scheduler_kwargs:
-            names = ", ".join(registry.schedulers.names())
-            raise RunError(
-                f"scheduler_kwargs {dict(self.scheduler_kwargs)!r} given without a scheduler; "
-                f"name one of: {names}",
-                cli=f"--scheduler-arg given without a scheduler; pass --scheduler NAME ({names})",
-            )
+        for what, reg in (("scheduler", registry.schedulers), ("loss", registry.losses)):
+            if getattr(self, what) is None and getattr(self, f"{what}_kwargs"):
+                names, option = ", ".join(reg.names()), f"--{what}"
+                raise RunError(
+                    f"{what}_kwargs {dict(getattr(self, f'{what}_kwargs'))!r} given without a "
+                    f"{what}; name one of: {names}",
+                    cli=f"{option}-arg given without a {what}; pass {option} NAME ({names})",
+                )
+        if self.loss is not None:
+            if not isinstance(self.loss, str):
+                raise TypeError(f"loss must be a registered loss name or None, got {self.loss!r}")
+            registry.losses.build(self.loss, **self.loss_kwargs)  # the name and its keywords
+        self._check_numbers()
+        self._check_packages()
         return self
 
-    def trainer_kwargs(self) -> dict[str, Any]:
+    def _check_numbers(self) -> None:
+        wd = self.weight_decay
+        if isinstance(wd, bool) or not isinstance(wd, (int, float)) or not 0 <= wd < math.inf:
+            raise RunError(
+                f"weight_decay must be a number >= 0, got {wd!r}",
+                cli=f"--weight-decay must be a number >= 0, got {wd!r}",
+            )
+        if self.betas is not None:
+            betas = self.betas
+            ok = (
+                isinstance(betas, Sequence)
+                and not isinstance(betas, str)
+                and len(betas) == 2
+                and all(
+                    isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
+                    for b in betas
+                )
+            )
+            if not ok:
+                shown = tuple(betas) if isinstance(betas, list) else betas
+                raise RunError(
+                    f"betas must be two numbers in [0, 1), got {shown!r}",
+                    cli=f"--betas must be two numbers in [0, 1) as B1,B2 (e.g. 0.5,0.999), "
+                    f"got {shown!r}",
+                )
+            self.betas = (float(betas[0]), float(betas[1]))
+        every = self.checkpoint_every
+        if every is not None and (
+            isinstance(every, bool) or not isinstance(every, int) or every < 1
+        ):
+            raise RunError(
+                f"checkpoint_every must be None or an integer >= 1, got {every!r}",
+                cli=f"--checkpoint-every must be an integer >= 1, got {every!r}",
+            )
+        for name in ("resume", "tensorboard", "plots"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
+    def _check_packages(self) -> None:
+        """Import what the run will need, so that a missing package is said before training."""
+        if self.plots:
+            try:
+                importlib.import_module("matplotlib")
+            except ImportError as exc:
+                raise RunError(
+                    f"the figures need matplotlib, which cannot be imported ({exc}); install it "
+                    "(pip install matplotlib) or pass plots=False",
+                    cli=f"the figures need matplotlib, which cannot be imported ({exc}); install "
+                    "it (pip install matplotlib) or pass --no-plots",
+                ) from exc
+        if self.tensorboard:
+            try:
+                summary_writer_class()
+            except ImportError as exc:
+                raise RunError(
+                    f"tensorboard=True: {exc}; or pass tensorboard=False",
+                    cli=f"--tensorboard: {exc}; or drop --tensorboard",
+                ) from exc
+
+    def trainer_kwargs(self, run_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """The keyword arguments of :class:`~autoencoders.training.Trainer` for these settings.
+
+        Args:
+            run_dir: the run folder: its ``checkpoints/`` is the Trainer's ``checkpoint_dir``
+                (with ``checkpoint_every`` or ``resume``) and its ``tensorboard/`` the log
+                folder of a :class:`~autoencoders.training.TensorBoardLogger` (with
+                ``tensorboard``); these settings need it.
+
+        Raises:
+            RunError: ``checkpoint_every``, ``resume`` or ``tensorboard`` without ``run_dir``.
 
         Example:
             >>> kw = RunSettings(epochs=2, scheduler="cosine").trainer_kwargs()
             >>> kw["epochs"], kw["optimizer"], kw["scheduler"]
             (2, 'adam', 'cosine')
+            >>> kw = RunSettings(checkpoint_every=100).trainer_kwargs("runs/r")
+            >>> kw["checkpoint_dir"].as_posix(), kw["checkpoint_every"]
+            ('runs/r/checkpoints', 100)
         """
-        return {
+        kw: dict[str, Any] = {
             "lr": self.lr,
             "epochs": self.epochs,
             "batch_size": self.batch_size,
@@ -134,20 +268,70 @@ class RunSettings:
             "optimizer_kwargs": dict(self.optimizer_kwargs),
             "scheduler": self.scheduler,
             "scheduler_kwargs": dict(self.scheduler_kwargs),
-            **self.extra,
+            "weight_decay": self.weight_decay,
         }
+        if self.betas is not None:
+            kw["betas"] = (float(self.betas[0]), float(self.betas[1]))
+        if self.loss is not None:
+            kw["loss"] = registry.losses.build(self.loss, **self.loss_kwargs)
+        extra = dict(self.extra)
+        callbacks = list(extra.pop("callbacks", ()))
+        if (self.checkpoint_every is not None or self.resume or self.tensorboard) and (
+            run_dir is None
+        ):
+            raise RunError(
+                "checkpoint_every, resume and tensorboard write into the run folder: "
+                "call trainer_kwargs(run_dir)"
+            )
+        if self.checkpoint_every is not None or self.resume:
+            kw["checkpoint_dir"] = Path(run_dir) / CHECKPOINT_DIR  # type: ignore[arg-type]
+            kw["checkpoint_every"] = self.checkpoint_every
+        if self.tensorboard:
+            callbacks.append(TensorBoardLogger(Path(run_dir) / TENSORBOARD_DIR))  # type: ignore[arg-type]
+        if callbacks:
+            kw["callbacks"] = callbacks
+        kw.update(extra)
+        return kw
 
     def record(self) -> dict[str, Any]:
         """How the run trains, as written to ``run.json`` under ``"training"``.
 
         Example:
             >>> sorted(RunSettings().record())  # doctest: +NORMALIZE_WHITESPACE
-            ['amp', 'batch_size', 'compile', 'device', 'epochs', 'lr', 'optimizer',
-             'optimizer_kwargs', 'scheduler', 'scheduler_kwargs', 'seed']
+            ['amp', 'batch_size', 'betas', 'checkpoint_every', 'compile', 'device', 'epochs',
+             'loss', 'loss_kwargs', 'lr', 'optimizer', 'optimizer_kwargs', 'resume',
+             'scheduler', 'scheduler_kwargs', 'seed', 'tensorboard', 'weight_decay']
         """
         out = {k: v for k, v in asdict(self).items() if k not in _NOT_TRAINING}
         out.update(self.extra)
         return out
+
+    @classmethod
+    def from_record(
+        cls, training: Mapping[str, Any], data: Mapping[str, Any] | None = None
+    ) -> RunSettings:
+        """The settings that a ``run.json`` records: its ``"training"`` (what :meth:`record`
+        wrote; keys that are no setting go to ``extra``) and ``"data"`` (name, root, limit).
+
+        ``resume`` is left False: a run is re-run from its record, not continued.
+
+        Example:
+            >>> s = RunSettings(epochs=3, betas=(0.5, 0.999), extra={"grad_clip": 1.0})
+            >>> again = RunSettings.from_record(s.record(), {"name": "mnist", "limit": 100})
+            >>> again.epochs, again.betas, again.extra, again.data, again.limit
+            (3, (0.5, 0.999), {'grad_clip': 1.0}, 'mnist', 100)
+        """
+        names = {f for f in cls.__dataclass_fields__ if f not in _NOT_TRAINING}
+        values: dict[str, Any] = {k: v for k, v in training.items() if k in names}
+        values["extra"] = {k: v for k, v in training.items() if k not in names}
+        if values.get("betas") is not None:
+            values["betas"] = tuple(values["betas"])
+        values["resume"] = False
+        data = data or {}
+        for key, name in (("name", "data"), ("root", "data_root"), ("limit", "limit")):
+            if data.get(key) is not None:
+                values[name] = data[key]
+        return cls(**values)
 
 
 @dataclass
