@@ -262,6 +262,9 @@ def experiment_names() -> list[str]:
 def experiment_table() -> str:
     """The registered experiments as an aligned text table: name, runs, data and summary.
 
+    ``runs`` counts the configurations at full size; a ``+`` marks an experiment that adds
+    runs decided by the first ones (its ``followup``).
+
     Example:
         >>> print(experiment_table().splitlines()[0])
         name                runs  data           summary
@@ -270,7 +273,8 @@ def experiment_table() -> str:
     for name in experiment_names():
         exp = get_experiment(name)
         data = str(exp.settings.get("data", RunSettings.data))
-        rows.append((exp.name, str(len(exp.configs(False))), data, exp.summary))
+        runs = str(len(exp.configs(False))) + ("+" if exp.followup is not None else "")
+        rows.append((exp.name, runs, data, exp.summary))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = []
     for r in rows:
