@@ -46,8 +46,8 @@ def test_builtin_datasets_are_registered() -> None:
     assert datasets.name_of(load_fashion_mnist) == "fashion_mnist"
     # the display names (and DATASET_NAMES) keep their dashes
     assert load_fashion_mnist.name == "fashion-mnist"
-    assert DATASET_NAMES == ("celeba", "fashion-mnist", "mnist", "folder:<path>")
-    for name in DATASET_NAMES[:3]:
+    assert DATASET_NAMES == ("celeba", "fashion-mnist", "mnist", "folder:<path>", "synthetic-faces")
+    for name in (*DATASET_NAMES[:3], DATASET_NAMES[4]):
         assert name in datasets
 
 
@@ -56,8 +56,9 @@ def test_unknown_name_suggests_a_close_match() -> None:
         load_dataset("fashion-mnsit")
     assert isinstance(info.value, UnknownNameError)
     # every name is listed as it is typed on the command line
-    assert "Registered datasets: celeba, fashion-mnist, folder:<path>, mnist, tensors" in str(
-        info.value
+    assert (
+        "Registered datasets: celeba, fashion-mnist, folder:<path>, mnist, synthetic-faces, tensors"
+        in str(info.value)
     )
     assert "fashion_mnist" not in str(info.value)
     with pytest.raises(ValueError, match="did you mean 'fashion-mnist'"):
@@ -71,8 +72,21 @@ def test_unknown_name_suggests_a_close_match() -> None:
 
 
 def test_dataset_names_are_spelled_as_typed(registered: list[str]) -> None:
-    assert dataset_names() == ["celeba", "fashion-mnist", "folder:<path>", "mnist", "tensors"]
-    assert dataset_names(command_line=True) == ["celeba", "fashion-mnist", "folder:<path>", "mnist"]
+    assert dataset_names() == [
+        "celeba",
+        "fashion-mnist",
+        "folder:<path>",
+        "mnist",
+        "synthetic-faces",
+        "tensors",
+    ]
+    assert dataset_names(command_line=True) == [
+        "celeba",
+        "fashion-mnist",
+        "folder:<path>",
+        "mnist",
+        "synthetic-faces",
+    ]
     # DATASET_NAMES: the built-in ones a name alone loads
     assert set(DATASET_NAMES) == set(dataset_names(command_line=True))
 

@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 #: The built-in datasets that a name alone loads, as users type them (``folder:<path>`` loads
 #: a folder of images). A fixed tuple, kept for compatibility: :func:`dataset_names` lists
 #: every registered dataset, plugins included.
-DATASET_NAMES = ("celeba", "fashion-mnist", "mnist", "folder:<path>")
+DATASET_NAMES = ("celeba", "fashion-mnist", "mnist", "folder:<path>", "synthetic-faces")
 #: Name prefixes that load the folder after them with the ``"folder"`` dataset.
 FOLDER_PREFIXES = ("folder:", "image_folder:", "image-folder:")
 #: Options every dataset understands the same way; one that a dataset's loader does not take
