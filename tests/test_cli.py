@@ -446,7 +446,10 @@ def test_dataset_that_needs_arguments_is_one_line(
 def test_data_help_lists_the_registered_datasets(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["train", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "a dataset (celeba, fashion-mnist, folder:<path>, mnist, synthetic-faces, or a plugin's" in text
+    assert (
+        "a dataset (celeba, fashion-mnist, folder:<path>, mnist, synthetic-faces, or a plugin's"
+        in text
+    )
     assert "tensors" not in text
 
 

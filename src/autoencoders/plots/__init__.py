@@ -18,7 +18,7 @@ Images are ``(N, C, H, W)`` tensors (``(N, H, W)`` is read as grayscale) with 1 
 ``tanh`` output, ``(0, 1)`` otherwise, see :func:`resolve_value_range`); values outside the
 range are clipped.
 
-matplotlib is an optional dependency: ``pip install 'autoencoders[plots]'``.
+matplotlib is a dependency of the package (imported only when a plot is drawn).
 
 Example:
     >>> import torch, autoencoders

@@ -46,8 +46,8 @@ DENSE_AE = experiments.register("dense-ae")(
             "The dense autoencoder lab: one hidden layer of 400 ReLU units, a linear code of z "
             "units and a sigmoid output, trained on the squared error (MSE summed over pixels) "
             "with Adam (lr 1e-3, batch 128) for 30 epochs. The table reports the test MSE per "
-            "pixel, beside PCA at the same code size; the curves show train and validation "
-            "loss."
+            "pixel (each run's metrics.json also has PCA's at the same code size); the curves "
+            "show train and validation loss."
         ),
         configs=_dense_configs,
         settings={"epochs": 30, "batch_size": 128, "lr": 1e-3, "loss": "mse"},
