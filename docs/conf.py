@@ -65,9 +65,9 @@ html_static_path: list[str] = []
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",  # README.rst there and in each subfolder
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",  # executed; any other script would only be shown
-    # custom_encoder.py is CI's example run (.ci/run) and has no gallery title; it is left out
-    "ignore_pattern": r"__init__\.py|custom_encoder\.py",
+    # executed: the experiments and the custom-encoder walk-through (a few seconds)
+    "filename_pattern": r"/plot_|/custom_encoder\.py",
+    "ignore_pattern": r"__init__\.py",
     "within_subsection_order": "FileNameSortKey",  # = autoencoders.runs.experiment_names()
     "image_scrapers": ("matplotlib",),
     "reset_modules": ("matplotlib",),

@@ -43,18 +43,26 @@ override its defaults:
     model = autoencoders.build("mlp_vae")            # an alias names the same builder
 
 Parameter counts are those of the default arguments. ``kind`` is VAE for a Gaussian bottleneck,
-DAE for a model that corrupts its input in training, AE otherwise; any model becomes a denoising
-one with ``build(name, noise="gaussian", noise_factor=0.3)`` (or ``"masking"``,
-``"salt_and_pepper"``). The figures are checked by the test suite
-(``tests/test_param_counts.py``).
+VQ for a vector-quantised one, WAE for an MMD one, DAE for a model that corrupts its input in
+training, AE otherwise, followed by the model's regularizers (``+ sparsity``); any model becomes
+a denoising one with ``build(name, noise="gaussian", noise_factor=0.3)`` (or ``"masking"``,
+``"salt_and_pepper"``). The families beyond the classics (``beta_vae``, ``wae_mmd``, ``vq_vae``,
+``sparse_ae``, ``contractive_ae``) take ``encoder="conv"`` for the convolutional backbone. The
+figures of the classic models are checked by the test suite (``tests/test_param_counts.py``).
 
 """
 
 
 def _kind(model: autoencoders.Autoencoder) -> str:
+    bottleneck = model.config["bottleneck"]["name"]
     if model.is_variational:
-        return "VAE"
-    return "DAE" if model.noise is not None else "AE"
+        kind = "VAE"
+    elif bottleneck in ("vq", "mmd"):
+        kind = {"vq": "VQ", "mmd": "WAE"}[bottleneck]
+    else:
+        kind = "DAE" if model.noise is not None else "AE"
+    regs = [r["name"] for r in model.config.get("regularizers", [])]
+    return " + ".join([kind, *regs])
 
 
 def _aliases(name: str) -> list[str]:
@@ -94,7 +102,9 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 def render() -> str:
     names = [
-        n for n in autoencoders.list_models() if models.get(n).__module__ == "autoencoders.zoo"
+        n
+        for n in autoencoders.list_models()
+        if models.get(n).__module__.startswith("autoencoders.zoo.")
     ]
     built = {n: autoencoders.build(n) for n in names}
     rows = [
@@ -120,9 +130,12 @@ def render() -> str:
         out.append(f".. autofunction:: autoencoders.zoo.{n}\n")
         out.append("The blocks the defaults build, as recorded in ``config.json``:\n")
         out.append(".. code-block:: text\n")
-        for part in ("encoder", "bottleneck", "decoder", "noise"):
-            spec = cfg[part]
-            label = f"{part}:".ljust(12)
+        parts = [(p, cfg[p]) for p in ("encoder", "bottleneck", "decoder", "noise")]
+        parts += [("regularizer", r) for r in cfg.get("regularizers", [])]
+        if "loss" in cfg:
+            parts.append(("loss", cfg["loss"]))
+        for part, spec in parts:
+            label = f"{part}:".ljust(13)
             text = "none" if spec is None else _call(spec["name"], spec["kwargs"], len(label) + 4)
             out.append(textwrap.indent(label + text, "    "))
     return "\n".join(out).rstrip() + "\n"

@@ -1,12 +1,18 @@
-"""A user-defined encoder, registered in this script and used like a built-in block.
+"""
+A custom encoder, registered and used like a built-in block
+===========================================================
 
-The encoder below (a small residual MLP) is not part of the library. Registering it under a
-name is all it takes for it to be composed into a VAE, trained, saved to ``config.json`` +
-``model.safetensors`` and loaded back through the registry.
+The encoder below (a small residual MLP) is not part of the library: it is defined and
+registered in this script. Registering it under a name is all it takes for it to be composed
+into a VAE, trained, saved to ``config.json`` + ``model.safetensors`` and loaded back through
+the registry.
 
 Run it from the repository root (CPU, a few seconds)::
 
     python examples/custom_encoder.py
+
+:doc:`/extending` explains each step: the encoder contract (``input_shape`` and
+``out_features``), the registration, and what ``config.json`` records.
 """
 
 from __future__ import annotations

@@ -244,6 +244,22 @@ def test_from_with_overrides(image_folder: Path, trainers: list[Trainer]) -> Non
     assert isinstance(trainers[-1].optimizer, torch.optim.Adam)
 
 
+def test_from_can_drop_the_recorded_scheduler_and_loss(
+    image_folder: Path, trainers: list[Trainer]
+) -> None:
+    options = ["--scheduler", "cosine", "--loss", "elbo", "--loss-arg", "recon=mse"]
+    assert cli.main(_train(image_folder, "first", *options, "--limit", "16")) == 0
+    first = _run_json("first")["training"]
+    assert first["scheduler"] == "cosine" and first["loss"] == "elbo"
+    assert trainers[-1].scheduler is not None
+    argv = ["-q", "train", "--from", "first", "--out", "plain", "--no-plots"]
+    assert cli.main([*argv, "--scheduler", "none", "--loss", "default"]) == 0
+    plain = _run_json("plain")["training"]
+    assert plain["scheduler"] is None and plain["scheduler_kwargs"] == {}
+    assert plain["loss"] is None and plain["loss_kwargs"] == {}
+    assert trainers[-1].scheduler is None
+
+
 def test_from_errors(image_folder: Path, capsys) -> None:
     assert cli.main(_train(image_folder, "first", "--limit", "8")) == 0
     line = _error_line(capsys, ["train", "--from", "first", "--out", "first"])

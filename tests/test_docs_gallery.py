@@ -70,9 +70,8 @@ def test_gallery_script_runs_its_experiment_at_quick_size(name):
     assert keywords["progress"].value is False
     assert "out" in keywords
     # the table is printed and every figure is shown
-    assert "comparison.md" in source
-    assert "result.figures" in source
-    assert "plt.imread" in source
+    assert "print(result.table_text())" in source
+    assert "result.show_figures()" in source
 
 
 def test_experiments_page_links_every_gallery_page():

@@ -40,8 +40,15 @@ def test_the_ten_classic_experiments_are_registered():
 
 
 def test_unknown_experiment_suggests_a_close_name():
-    with pytest.raises(LookupError, match="vae-hz|vae_hz"):
+    # the suggestion and the list are spelled as the user spelled the name
+    with pytest.raises(LookupError) as dashed:
         runs.get_experiment("vae-hzz")
+    assert "did you mean 'vae-hz'?" in str(dashed.value)
+    assert "experiments: ae-vs-vae-latents, conv-denoising," in str(dashed.value)
+    with pytest.raises(LookupError) as underscored:
+        runs.get_experiment("vae_hzz")
+    assert "did you mean 'vae_hz'?" in str(underscored.value)
+    assert "experiments: ae_vs_vae_latents, conv_denoising," in str(underscored.value)
 
 
 @pytest.mark.parametrize("name", TEN)
@@ -134,6 +141,29 @@ def test_run_experiment_writes_runs_table_json_and_figures(tmp_path, data):
     # the folder is taken now
     with pytest.raises(RunError, match="already holds"):
         run_experiment(exp, out=tmp_path / "e", splits=data)
+
+    # the table as text (for a notebook or the gallery): no figure links, table rows kept whole
+    text = result.table_text(width=40)
+    assert text.startswith("# Tiny\n\n")
+    assert "loss_curves.png" not in text
+    table = [line for line in md.splitlines() if line.startswith("|")]
+    assert table and [line for line in text.splitlines() if line.startswith("|")] == table
+    prose = [line for line in text.splitlines() if line and not line.startswith("|")]
+    assert max(len(line) for line in prose) <= 40
+
+    # every figure opened at its saved size, titled with its caption
+    import matplotlib.pyplot as plt
+
+    shown = result.show_figures()
+    try:
+        assert len(shown) == len(result.figures) == 1
+        png, caption = result.figures[0]
+        height, width = plt.imread(png).shape[:2]
+        assert shown[0].get_size_inches()[1] * 100 == pytest.approx(height + 40)
+        assert shown[0].get_size_inches()[0] * 100 == pytest.approx(width)
+        assert shown[0].axes[0].get_title() == caption
+    finally:
+        plt.close("all")
 
 
 def test_columns_and_followup(tmp_path, data):

@@ -120,9 +120,10 @@ def test_save_load_identical_outputs(model: autoencoders.Autoencoder, tmp_path: 
         assert torch.equal(again.reconstruct(x), model.reconstruct(x))
 
 
-def test_sampling_only_for_gaussian(model: autoencoders.Autoencoder) -> None:
+def test_sampling_only_with_a_prior(model: autoencoders.Autoencoder) -> None:
     model.eval()
-    if model.is_variational:
+    assert model.can_sample == (model.is_variational or model.bottleneck.has_prior)
+    if model.can_sample:
         g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
         with torch.no_grad():
             a, b = model.sample(2, generator=g1), model.sample(2, generator=g2)

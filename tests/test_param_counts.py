@@ -75,6 +75,33 @@ CASES = {
     + conv(128, 64, 4)
     + bn(64)
     + conv(64, 3, 4),
+    # the families: the dense 784-400-z backbone with one part swapped or added
+    # beta-VAE: the VAE's layers at z=10
+    ("beta_vae", ()): linear(784, 400) + 2 * linear(400, 10) + linear(10, 400) + linear(400, 784),
+    # WAE-MMD: a deterministic code of 8 (the prior and the penalty have no parameters)
+    ("wae_mmd", ()): linear(784, 400) + linear(400, 8) + linear(8, 400) + linear(400, 784),
+    # VQ-VAE: code 64 plus a codebook of 256 vectors of 8
+    ("vq_vae", ()): linear(784, 400)
+    + linear(400, 64)
+    + 256 * 8
+    + linear(64, 400)
+    + linear(400, 784),
+    # with the moving-average codebook the codebook is a buffer, not a parameter
+    ("vq_vae", (("ema", True),)): linear(784, 400)
+    + linear(400, 64)
+    + linear(64, 400)
+    + linear(400, 784),
+    # sparse and contractive AEs: the plain AE (the regularizers have no parameters)
+    ("sparse_ae", ()): linear(784, 400) + linear(400, 64) + linear(64, 400) + linear(400, 784),
+    ("contractive_ae", ()): linear(784, 400) + linear(400, 20) + linear(20, 400) + linear(400, 784),
+    # conv VQ-VAE: conv_ae's layers around a 32-d code and a codebook of 64 x 8
+    ("vq_vae", (("encoder", "conv"), ("z", 32), ("codebook_size", 64))): conv(1, 16, 3)
+    + conv(16, 32, 3)
+    + linear(32 * 7 * 7, 32)
+    + 64 * 8
+    + linear(32, 32 * 7 * 7)
+    + conv(32, 16, 3)
+    + conv(16, 1, 3),
 }
 
 

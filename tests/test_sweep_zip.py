@@ -203,6 +203,34 @@ def test_a_training_error_names_its_sweep_point(splits, monkeypatch: pytest.Monk
     run = json.loads(Path("s/z=3/run.json").read_text())
     assert run["status"] == "failed" and run["error"] == "RuntimeError: out of memory"
     assert json.loads(Path("s/z=2/run.json").read_text())["status"] == "done"
+    # the finished run keeps its table, which says it is incomplete and why
+    md = Path("s/comparison.md").read_text()
+    assert md.startswith("# Sweep of vae: z in [2, 3] (incomplete)")
+    assert "Incomplete: 1 of 2 runs. Sweep point z=3 failed (RuntimeError)" in md
+    csv_rows = Path("s/comparison.csv").read_text().strip().splitlines()
+    assert len(csv_rows) == 2 and csv_rows[1].startswith("z=2,")
+
+
+def test_an_interrupted_sweep_keeps_the_table_of_its_finished_runs(
+    splits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fit = autoencoders.Trainer.fit
+
+    def ctrl_c_at_z4(self, *args, **kwargs):
+        if self.model.z_dim == 4:
+            raise KeyboardInterrupt
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(autoencoders.Trainer, "fit", ctrl_c_at_z4)
+    with pytest.raises(KeyboardInterrupt):  # not turned into a RunError
+        runs.sweep("ae", {"z": [2, 3, 4, 5]}, {"h": 8}, runs.RunSettings(**QUICK), out="s",
+                   splits=splits)  # fmt: skip
+    md = Path("s/comparison.md").read_text()
+    assert "Incomplete: 2 of 4 runs. Sweep point z=4 was interrupted" in md
+    assert [line.split(",")[0] for line in Path("s/comparison.csv").read_text().splitlines()] == [
+        "run", "z=2", "z=3"
+    ]  # fmt: skip
+    assert not Path("s/z=5").exists()
 
 
 def test_a_data_error_names_its_sweep_point(splits) -> None:

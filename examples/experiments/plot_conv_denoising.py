@@ -28,10 +28,7 @@ worth quoting. The same from the command line::
 
 import shutil
 import tempfile
-import textwrap
 from pathlib import Path
-
-import matplotlib.pyplot as plt
 
 import autoencoders.runs
 
@@ -43,26 +40,18 @@ print(f"{len(result.runs)} runs in {result.seconds:.0f} s, written to {result.di
 # The comparison table
 # --------------------
 # ``comparison.md`` holds the table (numbers formatted) and, below it, links to the figures
-# that follow on this page; ``comparison.csv`` has the same rows.
+# that follow on this page; ``comparison.csv`` has the same rows. ``table_text()`` gives the
+# file without the links, its prose wrapped.
 
-markdown = (result.dir / "comparison.md").read_text(encoding="utf-8")
-for block in markdown.split("\n\n"):
-    if block.startswith("!["):  # the figures: drawn below
-        break
-    print(block if block.startswith("|") else textwrap.fill(block, 88), end="\n\n")
+print(result.table_text())
 
 # %%
 # The figures
 # -----------
-# Every figure of ``result.figures`` is a PNG in the experiment folder, with its caption.
+# Every figure of ``result.figures`` is a PNG in the experiment folder, with its caption;
+# ``show_figures()`` opens each one with matplotlib at its own size.
 
-for png, caption in result.figures:
-    image = plt.imread(png)
-    height, width = image.shape[:2]
-    fig, ax = plt.subplots(figsize=(width / 100, height / 100 + 0.4), layout="constrained")
-    ax.imshow(image)
-    ax.set_axis_off()
-    ax.set_title(caption, fontsize=10, wrap=True)
+figures = result.show_figures()
 
 # %%
 # The experiment folder was a temporary one: remove it. Pass ``out="runs/..."`` to keep the

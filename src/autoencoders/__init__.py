@@ -10,8 +10,11 @@ Every model is ``Encoder -> Bottleneck -> Decoder`` built from registered blocks
     True
 
 Register your own blocks with :func:`register_encoder`, :func:`register_bottleneck`,
-:func:`register_decoder`, :func:`register_noise`, :func:`register_loss` and architectures with
-:func:`register_model`; they build, train, save and load like the built-in ones.
+:func:`register_decoder`, :func:`register_noise`, :func:`register_loss`,
+:func:`register_regularizer`, :func:`register_prior` and architectures with
+:func:`register_model`; they build, train, save and load like the built-in ones. The model
+families beyond the classics (``beta_vae``, ``wae_mmd``, ``vq_vae``, ``sparse_ae``,
+``contractive_ae``) are such compositions: :mod:`autoencoders.zoo.families`.
 """
 
 from autoencoders import data as data
@@ -24,6 +27,9 @@ from autoencoders.blocks import (
     BottleneckOutput,
     Decoder,
     Encoder,
+    Prior,
+    Regularizer,
+    RegularizerOutput,
 )
 from autoencoders.io import load, save
 from autoencoders.losses import ELBOLoss, KLLoss, LossOutput, ReconstructionLoss
@@ -38,6 +44,8 @@ from autoencoders.registry import (
     decoders,
     encoders,
     models,
+    priors,
+    regularizers,
 )
 from autoencoders.registry import losses as loss_registry
 from autoencoders.registry import noise as noise_registry
@@ -56,6 +64,10 @@ register_model = models.register
 register_loss = loss_registry.register
 #: Decorator registering a noise transform.
 register_noise = noise_registry.register
+#: Decorator registering a regularizer class (a penalty on the code or the encoder).
+register_regularizer = regularizers.register
+#: Decorator registering a prior class.
+register_prior = priors.register
 
 __all__ = [
     "Autoencoder",
@@ -70,8 +82,11 @@ __all__ = [
     "KLLoss",
     "LossOutput",
     "NoiseTransform",
+    "Prior",
     "ReconstructionLoss",
     "Registry",
+    "Regularizer",
+    "RegularizerOutput",
     "Trainer",
     "UnknownArgumentError",
     "UnknownNameError",
@@ -89,12 +104,16 @@ __all__ = [
     "models",
     "noise",
     "noise_registry",
+    "priors",
     "register_bottleneck",
     "register_decoder",
     "register_encoder",
     "register_loss",
     "register_model",
     "register_noise",
+    "register_prior",
+    "register_regularizer",
+    "regularizers",
     "runs",
     "save",
 ]

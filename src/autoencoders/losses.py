@@ -8,7 +8,11 @@ Keras-style "MSE" that tutorials quote, a mean per pixel, is a metric reported b
 (see :mod:`autoencoders.metrics`), not a different training loss.
 
 Losses take the model's :class:`~autoencoders.AutoencoderOutput` (logits, and ``kl`` for
-Gaussian models) and the *clean* target, and compute in float32 even under autocast::
+Gaussian models) and the *clean* target, and compute in float32 even under autocast. Every
+loss here also adds the terms the model's blocks report on the output (a VQ codebook's
+commitment, a sparsity or contractive penalty: ``output.terms``, see :func:`add_block_terms`)
+and passes their statistics (``output.stats``) on as parts, so a new block's penalty needs no
+new loss::
 
     >>> import torch, autoencoders
     >>> model = autoencoders.build("vae", h=32, z=4)
@@ -36,6 +40,7 @@ __all__ = [
     "Loss",
     "LossOutput",
     "ReconstructionLoss",
+    "add_block_terms",
     "default_loss",
     "reconstruction_per_sample",
 ]
@@ -49,7 +54,8 @@ class LossOutput:
 
     Attributes:
         total: the value to minimise.
-        parts: named components, e.g. ``{"recon": ..., "kl": ...}``.
+        parts: named components, e.g. ``{"recon": ..., "kl": ...}``, and the blocks' terms
+            and statistics (:func:`add_block_terms`); the Trainer logs each of them.
 
     Example:
         >>> parts = {"recon": torch.tensor(3.0), "kl": torch.tensor(0.5)}
@@ -71,6 +77,41 @@ class Loss(Protocol):
     """What the Trainer calls: ``loss(output, target) -> LossOutput``."""
 
     def __call__(self, output: Any, target: torch.Tensor) -> LossOutput: ...
+
+
+def add_block_terms(total: torch.Tensor, parts: dict[str, torch.Tensor], output: Any) -> LossOutput:
+    """``total`` plus the batch mean of every term in ``output.terms``, as a :class:`LossOutput`.
+
+    Each term (per sample ``(B,)`` or a batch-level scalar, already weighted by its block) is
+    added to ``total`` and becomes a part under its name; each of ``output.stats`` becomes a
+    part too (not added). A loss of your own calls this last to honour the blocks' penalties.
+
+    Raises:
+        ValueError: a term or statistic has the name of one of the loss's own parts.
+
+    Example:
+        >>> import torch
+        >>> from types import SimpleNamespace
+        >>> out = SimpleNamespace(terms={"penalty": torch.tensor([1.0, 3.0])},
+        ...                       stats={"usage": torch.tensor(0.5)})
+        >>> add_block_terms(torch.tensor(10.0), {"recon": torch.tensor(10.0)}, out).detached()
+        {'loss': 12.0, 'recon': 10.0, 'penalty': 2.0, 'usage': 0.5}
+    """
+    parts = dict(parts)
+    for source in ("terms", "stats"):
+        for name, value in (getattr(output, source, None) or {}).items():
+            if name in parts or name == "loss":
+                raise ValueError(
+                    f"a block reports a {source[:-1]} named {name!r}, which is already a part of "
+                    f"the loss ({', '.join(['loss', *parts])}); rename the block's {source[:-1]}"
+                )
+            value = value.float().mean()
+            if source == "terms":
+                total = total + value
+            else:
+                value = value.detach()
+            parts[name] = value
+    return LossOutput(total=total, parts=parts)
 
 
 def _sum_per_sample(t: torch.Tensor) -> torch.Tensor:
@@ -140,7 +181,7 @@ class ReconstructionLoss:
 
     def __call__(self, output: Any, target: torch.Tensor) -> LossOutput:
         r = reconstruction_per_sample(output, target, self.recon).mean()
-        return LossOutput(total=r, parts={"recon": r})
+        return add_block_terms(r, {"recon": r}, output)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(recon={self.recon!r})"
@@ -181,7 +222,7 @@ class KLLoss:
 
     def __call__(self, output: Any, target: torch.Tensor | None) -> LossOutput:
         kl = _require_kl(output).mean()
-        return LossOutput(total=kl, parts={"kl": kl})
+        return add_block_terms(kl, {"kl": kl}, output)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -219,14 +260,15 @@ class ELBOLoss:
     def __call__(self, output: Any, target: torch.Tensor) -> LossOutput:
         r = reconstruction_per_sample(output, target, self.recon).mean()
         kl = _require_kl(output).mean()
-        return LossOutput(total=r + self.beta * kl, parts={"recon": r, "kl": kl})
+        return add_block_terms(r + self.beta * kl, {"recon": r, "kl": kl}, output)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(recon={self.recon!r}, beta={self.beta})"
 
 
-def default_loss(model: Any) -> ReconstructionLoss | ELBOLoss:
-    """ELBO for a model with a Gaussian bottleneck, reconstruction otherwise.
+def default_loss(model: Any) -> Any:
+    """The loss the model names (``model.loss_spec``, e.g. a beta-VAE's weighted ELBO), else
+    ELBO for a model with a Gaussian bottleneck and reconstruction otherwise.
 
     Example:
         >>> import autoencoders
@@ -236,4 +278,7 @@ def default_loss(model: Any) -> ReconstructionLoss | ELBOLoss:
         ReconstructionLoss(recon='auto')
     """
     model = unwrap_model(model)
+    spec = getattr(model, "loss_spec", None)
+    if spec is not None:
+        return losses.build(spec["name"], **dict(spec.get("kwargs") or {}))
     return ELBOLoss() if getattr(model, "is_variational", False) else ReconstructionLoss()

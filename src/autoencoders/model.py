@@ -5,15 +5,23 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from autoencoders.blocks.base import Bottleneck, BottleneckOutput, Decoder, Encoder, spec_of
+from autoencoders.blocks.base import (
+    Bottleneck,
+    BottleneckOutput,
+    Decoder,
+    Encoder,
+    Regularizer,
+    spec_of,
+)
 from autoencoders.blocks.layers import apply_output_activation, positive_int
-from autoencoders.registry import bottlenecks, decoders, encoders, noise
+from autoencoders.registry import bottlenecks, decoders, encoders, noise, regularizers
 
 __all__ = ["FORMAT_VERSION", "Autoencoder", "AutoencoderOutput"]
 
@@ -33,6 +41,10 @@ class AutoencoderOutput:
         logvar: posterior log-variance (Gaussian bottleneck only).
         kl: per-sample KL divergence to the prior, float32 ``(B,)`` (Gaussian only).
         corrupted: the corrupted input the encoder saw, when a noise transform was applied.
+        terms: the blocks' own loss terms, by name, already weighted (the bottleneck's and
+            the regularizers'): each ``(B,)`` or a batch-level scalar. Every built-in loss
+            adds them (:func:`autoencoders.losses.add_block_terms`).
+        stats: the blocks' statistics, by name (scalars), logged beside the loss.
 
     Example:
         >>> import autoencoders
@@ -50,11 +62,33 @@ class AutoencoderOutput:
     logvar: torch.Tensor | None = None
     kl: torch.Tensor | None = None
     corrupted: torch.Tensor | None = None
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
+    stats: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def recon(self) -> torch.Tensor:
         """The reconstruction in data space, the output activation applied to ``logits``."""
         return apply_output_activation(self.logits, self.output_activation)
+
+
+def _loss_spec(loss: Any) -> dict[str, Any] | None:
+    """``{"name": str, "kwargs": dict}`` (JSON) from what ``Autoencoder(loss=...)`` was given."""
+    if loss is None:
+        return None
+    if isinstance(loss, str):
+        loss = {"name": loss}
+    if not isinstance(loss, dict) or not isinstance(loss.get("name"), str):
+        raise ValueError(
+            f"loss must be a registered loss name or {{'name': ..., 'kwargs': {{...}}}}, "
+            f"got {loss!r}"
+        )
+    unknown = set(loss) - {"name", "kwargs"}
+    if unknown:
+        raise ValueError(f"loss spec has unknown keys {sorted(unknown)}; accepted: name, kwargs")
+    kwargs = loss.get("kwargs") or {}
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"loss kwargs must be a dict, got {kwargs!r}")
+    return to_jsonable({"name": loss["name"], "kwargs": dict(kwargs)}, "loss spec")
 
 
 def to_jsonable(value: Any, where: str) -> Any:
@@ -90,8 +124,14 @@ class Autoencoder(nn.Module):
         bottleneck: maps ``(B, F)`` to ``z`` (deterministic or Gaussian).
         decoder: maps ``(B, Z)`` to logits ``(B, *input_shape)``.
         noise: optional corruption applied to the encoder's input in training mode.
+        regularizers: penalties on the code or the encoder (:class:`~autoencoders.blocks.Regularizer`),
+            whose terms go on the output beside the bottleneck's.
         architecture: optional ``{"name": ..., "kwargs": ...}`` of the named architecture it was
             built from; informational (saved in the config, shown by the CLI).
+        loss: optional ``{"name": ..., "kwargs": ...}`` of the registered loss the model is
+            meant to be trained with (a beta-VAE's weighted ELBO); saved in the config and
+            used by :func:`autoencoders.losses.default_loss`. None: the loss follows the
+            bottleneck (ELBO for a Gaussian one, reconstruction otherwise).
 
     Example:
         >>> from autoencoders.blocks import MLPEncoder, GaussianBottleneck, MLPDecoder
@@ -111,8 +151,10 @@ class Autoencoder(nn.Module):
         bottleneck: Bottleneck,
         decoder: Decoder,
         noise: nn.Module | None = None,
+        regularizers: Sequence[Regularizer] | None = None,
         *,
         architecture: dict[str, Any] | None = None,
+        loss: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         for what, mod in (("encoder", encoder), ("bottleneck", bottleneck), ("decoder", decoder)):
@@ -139,7 +181,13 @@ class Autoencoder(nn.Module):
         self.bottleneck = bottleneck
         self.decoder = decoder
         self.noise = noise
+        regs = list(regularizers or [])
+        for reg in regs:
+            if not isinstance(reg, nn.Module):
+                raise TypeError(f"regularizers must be nn.Modules, got {type(reg).__name__}")
+        self.regularizers = nn.ModuleList(regs)
         self.architecture = dict(architecture) if architecture else None
+        self.loss_spec = _loss_spec(loss)
 
     # -- properties ---------------------------------------------------------------------------
     @property
@@ -156,6 +204,11 @@ class Autoencoder(nn.Module):
     def is_variational(self) -> bool:
         """Whether the bottleneck is Gaussian (the model is a VAE and can :meth:`sample`)."""
         return bool(getattr(self.bottleneck, "is_gaussian", False))
+
+    @property
+    def can_sample(self) -> bool:
+        """Whether the bottleneck has a prior to draw codes from, so :meth:`sample` works."""
+        return bool(getattr(self.bottleneck, "has_prior", False) or self.is_variational)
 
     @property
     def output_activation(self) -> str:
@@ -255,6 +308,17 @@ class Autoencoder(nn.Module):
             b = self.bottleneck(h, sample=sample, generator=generator)
         else:  # a bottleneck whose forward takes only h draws as its mode says
             b = self.bottleneck(h)
+        terms, stats = dict(b.terms), dict(b.stats)
+        for reg in self.regularizers:
+            r = reg(x, b.z, self._code)
+            for what, mine, theirs in (("term", terms, r.terms), ("statistic", stats, r.stats)):
+                for key, value in theirs.items():
+                    if key in mine:
+                        raise ValueError(
+                            f"two blocks report a {what} named {key!r}; give one of them "
+                            "another name"
+                        )
+                    mine[key] = value
         return AutoencoderOutput(
             logits=self.decoder(b.z),
             z=b.z,
@@ -263,7 +327,19 @@ class Autoencoder(nn.Module):
             logvar=b.logvar,
             kl=b.kl,
             corrupted=corrupted,
+            terms=terms,
+            stats=stats,
         )
+
+    def _code(self, x: torch.Tensor) -> torch.Tensor:
+        """``x -> z`` through the encoder and the bottleneck, without drawing: the function
+        a regularizer differentiates (the posterior mean for a Gaussian bottleneck)."""
+        h = self.encoder(x)
+        if _takes_draw_keywords(type(self.bottleneck)):
+            b = self.bottleneck(h, sample=False)
+        else:
+            b = self.bottleneck(h)
+        return b.mean if b.mean is not None else b.z
 
     def encode_output(self, x: torch.Tensor) -> BottleneckOutput:
         """Encode without corruption and return the full bottleneck output (z, mean, ...)."""
@@ -302,12 +378,14 @@ class Autoencoder(nn.Module):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
-        """Generate ``n`` outputs in data space by decoding draws from the prior (VAEs only)."""
+        """Generate ``n`` outputs in data space by decoding draws from the bottleneck's prior
+        (VAEs, WAEs, VQ-VAEs: see :attr:`can_sample`)."""
         positive_int(n, "number of samples")
-        if not self.is_variational:
+        if not self.can_sample:
             raise TypeError(
                 f"model {self.name or type(self.bottleneck).__name__!r} has a deterministic "
-                "bottleneck; sampling needs a Gaussian one (e.g. autoencoders.build('vae'))"
+                "bottleneck; sampling needs one with a prior (e.g. autoencoders.build('vae'), "
+                "'wae_mmd' or 'vq_vae')"
             )
         z = self.bottleneck.sample_prior(n, generator=generator, device=device)
         return apply_output_activation(self.decode(z), self.output_activation)
@@ -325,6 +403,8 @@ class Autoencoder(nn.Module):
         """
         cfg: dict[str, Any] = {"format_version": FORMAT_VERSION}
         cfg["architecture"] = self.architecture
+        if self.loss_spec is not None:
+            cfg["loss"] = self.loss_spec
         parts = (
             ("encoder", self.encoder, "encoder"),
             ("bottleneck", self.bottleneck, "bottleneck"),
@@ -340,6 +420,12 @@ class Autoencoder(nn.Module):
                 "name": spec.name,
                 "kwargs": to_jsonable(spec.kwargs, f"{kind} {spec.name!r}"),
             }
+        if len(self.regularizers):
+            cfg["regularizers"] = []
+            for reg in self.regularizers:
+                spec = spec_of(reg, "regularizer")
+                kwargs = to_jsonable(spec.kwargs, f"regularizer {spec.name!r}")
+                cfg["regularizers"].append({"name": spec.name, "kwargs": kwargs})
         return to_jsonable(cfg, "model config")
 
     @classmethod
@@ -376,12 +462,25 @@ class Autoencoder(nn.Module):
                     f"config[{key!r}] must be {{'name': ..., 'kwargs': ...}}, got {part!r}"
                 )
             built[key] = registry.build(part["name"], **dict(part.get("kwargs") or {}))
+        regs = config.get("regularizers") or []
+        if not isinstance(regs, list):
+            raise ValueError(f"config['regularizers'] must be a list, got {regs!r}")
+        built_regs = []
+        for part in regs:
+            if not isinstance(part, dict) or "name" not in part:
+                raise ValueError(
+                    f"each of config['regularizers'] must be {{'name': ..., 'kwargs': ...}}, "
+                    f"got {part!r}"
+                )
+            built_regs.append(regularizers.build(part["name"], **dict(part.get("kwargs") or {})))
         return cls(
             built["encoder"],
             built["bottleneck"],
             built["decoder"],
             built["noise"],
+            built_regs,
             architecture=config.get("architecture"),
+            loss=config.get("loss"),
         )
 
     def extra_repr(self) -> str:

@@ -49,7 +49,9 @@ __all__ = [
     "models",
     "noise",
     "optimizers",
+    "priors",
     "registry_for",
+    "regularizers",
     "schedulers",
 ]
 
@@ -349,10 +351,13 @@ class Registry(Generic[T]):
             key = self._aliases.get(key, key)
         if key not in self._entries:
             known = self.names()
+            dashes = "-" in name
+            # spelled as the user spells names: with '-' when they wrote one (both match)
+            listed = [k.replace("_", "-") for k in known] if dashes else known
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}"
-                f"{did_you_mean(key, known + sorted(self._aliases), dashes='-' in name)}"
-                f" Registered {_plural(self.kind)}: {', '.join(known) or '(none)'}. If it comes from a "
+                f"{did_you_mean(key, known + sorted(self._aliases), dashes=dashes)}"
+                f" Registered {_plural(self.kind)}: {', '.join(listed) or '(none)'}. If it comes from a "
                 f"plugin, install the package that provides it (entry-point group {PLUGIN_GROUP!r})."
             )
         return key
@@ -468,9 +473,14 @@ optimizers: Registry[Any] = Registry("optimizer")
 schedulers: Registry[Any] = Registry("scheduler")
 #: Datasets, each a loader returning train/validation/test splits (fashion_mnist, mnist, ...).
 datasets: Registry[Any] = Registry("dataset")
-#: Experiments: named sweeps with their comparison figures (none registered yet: the place for
-#: the classic experiments, run through :mod:`autoencoders.runs`).
+#: Experiments: named sweeps with their comparison figures (the classic ones are in
+#: :mod:`autoencoders.runs.recipes`), run through :mod:`autoencoders.runs`.
 experiments: Registry[Any] = Registry("experiment")
+#: Regularizers: penalties on what the model computes (its code, the encoder's Jacobian),
+#: reported as named terms on the model output and added to the loss (sparse, contractive, MMD).
+regularizers: Registry[Any] = Registry("regularizer")
+#: Priors over the code: ``sample(n, z)`` and ``log_prob(z)`` (the standard normal, ...).
+priors: Registry[Any] = Registry("prior")
 
 _LIBRARY_REGISTRIES = {
     r.kind: r
@@ -485,6 +495,8 @@ _LIBRARY_REGISTRIES = {
         schedulers,
         datasets,
         experiments,
+        regularizers,
+        priors,
     )
 }
 

@@ -1,8 +1,11 @@
-"""Registered building blocks: encoders, bottlenecks and decoders.
+"""Registered building blocks: encoders, bottlenecks, decoders, regularizers and priors.
 
-Every architecture is ``Encoder -> Bottleneck -> Decoder``. Subclass :class:`Encoder`,
-:class:`Bottleneck` or :class:`Decoder` and register the class to add your own; its
-constructor keywords are recorded so models using it save and load by name.
+Every architecture is ``Encoder -> Bottleneck -> Decoder``, plus optional
+:class:`Regularizer` s (penalties on the code or the encoder). Subclass :class:`Encoder`,
+:class:`Bottleneck`, :class:`Decoder`, :class:`Regularizer` or :class:`Prior` and register the
+class to add your own; its constructor keywords are recorded so models using it save and load
+by name. A block's own loss terms (a VQ codebook's, an MMD or a sparsity penalty) go on its
+output as named ``terms``, which every built-in loss adds.
 """
 
 from autoencoders.blocks.base import (
@@ -12,18 +15,34 @@ from autoencoders.blocks.base import (
     BottleneckOutput,
     Decoder,
     Encoder,
+    Regularizer,
+    RegularizerOutput,
     spec_of,
 )
-from autoencoders.blocks.bottlenecks import DeterministicBottleneck, GaussianBottleneck, gaussian_kl
+from autoencoders.blocks.bottlenecks import (
+    DeterministicBottleneck,
+    GaussianBottleneck,
+    MMDBottleneck,
+    gaussian_kl,
+    imq_mmd,
+)
 from autoencoders.blocks.decoders import ConvDecoder, MLPDecoder
 from autoencoders.blocks.encoders import ConvEncoder, MLPEncoder
 from autoencoders.blocks.layers import apply_output_activation, make_activation
+from autoencoders.blocks.priors import Prior, StandardNormalPrior
+from autoencoders.blocks.quantize import VQBottleneck, codebook_perplexity
+from autoencoders.blocks.regularizers import (
+    ContractiveRegularizer,
+    SparsityRegularizer,
+    jacobian_frobenius,
+)
 
 __all__ = [
     "Block",
     "BlockSpec",
     "Bottleneck",
     "BottleneckOutput",
+    "ContractiveRegularizer",
     "ConvDecoder",
     "ConvEncoder",
     "Decoder",
@@ -32,8 +51,18 @@ __all__ = [
     "GaussianBottleneck",
     "MLPDecoder",
     "MLPEncoder",
+    "MMDBottleneck",
+    "Prior",
+    "Regularizer",
+    "RegularizerOutput",
+    "SparsityRegularizer",
+    "StandardNormalPrior",
+    "VQBottleneck",
     "apply_output_activation",
+    "codebook_perplexity",
     "gaussian_kl",
+    "imq_mmd",
+    "jacobian_frobenius",
     "make_activation",
     "spec_of",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -25,6 +25,8 @@ __all__ = [
     "BottleneckOutput",
     "Decoder",
     "Encoder",
+    "Regularizer",
+    "RegularizerOutput",
     "built_by",
     "spec_of",
 ]
@@ -188,6 +190,12 @@ class BottleneckOutput:
         mean: posterior mean ``(B, Z)`` (Gaussian bottlenecks only).
         logvar: posterior log-variance ``(B, Z)`` (Gaussian bottlenecks only).
         kl: ``KL(q(z|x) || N(0, I))`` per sample, ``(B,)``, in float32 (Gaussian only).
+        terms: the block's own loss terms, by name, already weighted: each a per-sample
+            ``(B,)`` tensor or a batch-level scalar. Every built-in loss adds their batch
+            means to its total (see :func:`autoencoders.losses.add_block_terms`); a VQ
+            bottleneck reports its codebook and commitment terms here.
+        stats: numbers to watch, by name (scalars, no gradient), reported beside the loss
+            but never added to it: a codebook's perplexity, a code's mean activation.
 
     Example:
         >>> from autoencoders.blocks import GaussianBottleneck
@@ -200,6 +208,8 @@ class BottleneckOutput:
     mean: torch.Tensor | None = None
     logvar: torch.Tensor | None = None
     kl: torch.Tensor | None = None
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
+    stats: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class Bottleneck(Block):
@@ -227,8 +237,11 @@ class Bottleneck(Block):
     registry_kind = "bottleneck"
     in_features: int
     z_dim: int
-    #: whether the bottleneck is stochastic with a N(0, I) prior that can be sampled
+    #: whether the bottleneck is stochastic with a N(0, I) prior (a VAE's: ELBO by default)
     is_gaussian: ClassVar[bool] = False
+    #: whether :meth:`sample_prior` draws codes (Gaussian, MMD and VQ bottlenecks), so that
+    #: :meth:`autoencoders.Autoencoder.sample` can generate
+    has_prior: ClassVar[bool] = False
 
     def sample_prior(
         self,
@@ -237,10 +250,11 @@ class Bottleneck(Block):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
-        """Draw ``n`` latent codes from the prior (Gaussian bottlenecks only)."""
+        """Draw ``n`` latent codes from the prior (bottlenecks with ``has_prior`` only)."""
         raise TypeError(
             f"{type(self).__name__} is deterministic and has no prior to sample; "
-            "use a Gaussian bottleneck (e.g. autoencoders.build('vae'))"
+            "use a bottleneck with a prior (e.g. autoencoders.build('vae'), 'wae_mmd' or "
+            "'vq_vae')"
         )
 
 
@@ -268,3 +282,42 @@ class Decoder(Block):
     z_dim: int
     output_shape: tuple[int, ...]
     output_activation: str
+
+
+@dataclass
+class RegularizerOutput:
+    """What a :class:`Regularizer` returns: named loss terms and named statistics.
+
+    Attributes:
+        terms: loss terms, already weighted, each per sample ``(B,)`` or a batch-level scalar
+            (an MMD between the batch's codes and prior draws is one number per batch).
+        stats: scalars to watch (no gradient), reported beside the loss, never added to it.
+    """
+
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
+    stats: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class Regularizer(Block):
+    """A penalty on what the model computes, added to the training objective by name.
+
+    The model calls ``regularizer(x, z, encode)`` after its bottleneck, with ``x`` the
+    encoder's input (corrupted, for a denoising model), ``z`` the code and ``encode`` a
+    function ``x -> z`` through the encoder and bottleneck (for penalties on derivatives, such
+    as the contractive one), and puts the returned :class:`RegularizerOutput` on its output
+    (``output.terms``, ``output.stats``). Losses add the terms without knowing the block
+    (see :func:`autoencoders.losses.add_block_terms`); the Trainer logs them like the loss's
+    own parts. Regularizers combine with any encoder, bottleneck and decoder.
+
+    Example:
+        >>> class CodeL2(Regularizer):
+        ...     def __init__(self, weight=0.1):
+        ...         super().__init__()
+        ...         self.weight = weight
+        ...     def forward(self, x, z, encode):
+        ...         return RegularizerOutput(terms={"code_l2": self.weight * z.pow(2).sum(1)})
+        >>> CodeL2()(torch.ones(2, 4), torch.ones(2, 3), None).terms["code_l2"]
+        tensor([0.3000, 0.3000])
+    """
+
+    registry_kind = "regularizer"

@@ -23,6 +23,8 @@ __all__ = ["error_message", "print_metrics", "run_command", "settings_from_args"
 _WITH_ARGS = ("optimizer", "scheduler", "loss")
 #: Settings that no option sets directly.
 _NOT_OPTIONS = {"extra", "progress", *(f"{name}_kwargs" for name in _WITH_ARGS)}
+#: ``--scheduler none`` and ``--loss default``: the setting's None (what RunSettings defaults to).
+_UNSET = {"scheduler": "none", "loss": "default"}
 
 
 def settings_from_args(
@@ -32,6 +34,8 @@ def settings_from_args(
 
     A ``--optimizer``, ``--scheduler`` or ``--loss`` other than the base's drops the base's
     keyword arguments for it; ``--optimizer-arg`` and the like add to what is left.
+    ``--scheduler none`` and ``--loss default`` set them back to None (no scheduler, the
+    model's own loss), e.g. to drop what a ``--from`` run recorded.
 
     Example:
         >>> from autoencoders.cli import build_parser
@@ -47,6 +51,10 @@ def settings_from_args(
         value = getattr(args, f.name, None)
         if f.name not in _NOT_OPTIONS and value is not None:
             given[f.name] = value
+    # the words that mean "no scheduler" / "the model's own loss" (to undo a --from run's)
+    for name, word in _UNSET.items():
+        if isinstance(given.get(name), str) and given[name].strip().lower() == word:
+            given[name] = None
     for name in _WITH_ARGS:
         kwargs = dict(getattr(base, f"{name}_kwargs"))
         if given.get(name, getattr(base, name)) != getattr(base, name):

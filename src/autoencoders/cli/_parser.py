@@ -92,14 +92,15 @@ def _add_training_options(p: argparse.ArgumentParser, default_data: str) -> None
     g.add_argument(
         "--scheduler",
         metavar="NAME",
-        help=f"an LR scheduler: {_names(schedulers)} (default: none)",
+        help=f"an LR scheduler: {_names(schedulers)}, or 'none' (the default; with --from, drops "
+        "the run's scheduler)",
     )
     g.add_argument("--scheduler-arg", **_KV, help="a scheduler argument, like --optimizer-arg")
     g.add_argument(
         "--loss",
         metavar="NAME",
-        help=f"a loss: {_names(losses)} (default: the model's, ELBO for a VAE, else BCE or MSE "
-        "by its output)",
+        help=f"a loss: {_names(losses)}, or 'default': the model's (ELBO for a VAE, else BCE or "
+        "MSE by its output; with --from, drops the run's loss)",
     )
     g.add_argument(
         "--loss-arg", **_KV, help="a loss argument, e.g. --loss elbo --loss-arg recon=mse"

@@ -28,8 +28,13 @@ Example (a one-configuration experiment of our own, on data in memory):
     >>> with tempfile.TemporaryDirectory() as d:
     ...     result = run_experiment(exp, out=d, splits=from_tensors(torch.rand(40, 1, 28, 28)))
     ...     names = sorted(p.name for p in result.dir.iterdir())
+    ...     text = result.table_text()
     >>> names
     ['comparison.csv', 'comparison.md', 'experiment.json', 'z=2']
+    >>> text.splitlines()[0]
+    '# A tiny AE'
+    >>> [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("|")][:1]
+    ['run']
 """
 
 from __future__ import annotations
@@ -48,12 +53,12 @@ from typing import Any
 import torch
 
 from autoencoders import plots, report
-from autoencoders._utils import gather
 from autoencoders._version import __version__
 from autoencoders.data import DatasetNotFoundError
-from autoencoders.io import atomic_write_bytes, load
+from autoencoders.io import atomic_write_bytes
 from autoencoders.registry import experiments
 from autoencoders.runs._files import check_out
+from autoencoders.runs.context import Config, ExperimentContext, ExperimentResult, Figures
 from autoencoders.runs.folder import train_run
 from autoencoders.runs.inputs import data_for_models
 from autoencoders.runs.models import build_model
@@ -65,6 +70,7 @@ __all__ = [
     "Experiment",
     "ExperimentContext",
     "ExperimentResult",
+    "Figures",
     "experiment_names",
     "experiment_table",
     "get_experiment",
@@ -72,33 +78,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("autoencoders.runs")
-
-#: Figure functions return (file name in the experiment folder, caption) pairs.
-Figures = list[tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class Config:
-    """One configuration (one run) of an experiment.
-
-    Attributes:
-        name: the run's folder name and its row label in the table.
-        model: a registered model name.
-        kwargs: the model's keyword arguments (``noise`` and its parameters included).
-        settings: :class:`RunSettings` fields that differ for this run (``loss``, ``lr``, ...).
-        label: a short label for legends and panel titles (default: ``name``).
-    """
-
-    name: str
-    model: str
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-    settings: Mapping[str, Any] = field(default_factory=dict)
-    label: str | None = None
-
-    @property
-    def caption(self) -> str:
-        """``label``, or ``name`` without one."""
-        return self.label or self.name
 
 
 @dataclass(frozen=True)
@@ -146,92 +125,6 @@ class Experiment:
         """Run it: ``experiment(out, quick=True)`` is ``run_experiment(experiment, out, ...)``
         (so ``registry.experiments.build("vae-hz", out=..., quick=True)`` runs it too)."""
         return run_experiment(self, out, **options)
-
-
-@dataclass
-class ExperimentContext:
-    """What the figure and column functions of an experiment see while it runs.
-
-    Attributes:
-        experiment: the experiment.
-        dir: its folder (figures are drawn into it).
-        quick: whether it runs at the quick size.
-        settings: the settings shared by its runs.
-        configs: the configurations trained so far, in order.
-        results: each configuration's :class:`RunResult`, by name.
-        data: each configuration's data splits, by name.
-        notes: lines added to ``comparison.md`` (e.g. which stand-in data was used).
-        cache: room for the recipe's own values computed once (e.g. a PCA fit).
-        extra: each configuration's extra table columns (``Experiment.columns``), by name.
-    """
-
-    experiment: Experiment
-    dir: Path
-    quick: bool
-    settings: RunSettings
-    configs: list[Config] = field(default_factory=list)
-    results: dict[str, RunResult] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    cache: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _models: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    def model(self, name: str) -> Any:
-        """The trained model of configuration ``name``, loaded from its run folder (cached)."""
-        if name not in self._models:
-            self._models[name] = load(self.results[name].dir).eval()
-        return self._models[name]
-
-    def test_set(self, name: str, limit: int | None = None) -> tuple[torch.Tensor, Any]:
-        """``(images, labels or None)`` of configuration ``name``'s test split (the first
-        ``limit``)."""
-        x, y = gather(self.data[name].test, limit=limit)
-        return x, y
-
-    def class_names(self, name: str) -> list[str] | None:
-        """The class names of configuration ``name``'s data, if it has them."""
-        names = getattr(self.data[name], "class_names", None)
-        return list(names) if names else None
-
-    def best(self, column: str, *, higher_is_better: bool = False) -> Config:
-        """The configuration with the best finite value of ``column`` in its table row."""
-        scored = []
-        for config in self.configs:
-            value = self.row_value(config.name, column)
-            if value is not None and math.isfinite(value):
-                scored.append((-value if higher_is_better else value, len(scored), config))
-        if not scored:
-            raise RunError(f"no run of {self.experiment.name!r} has a finite {column!r}")
-        return min(scored)[2]
-
-    def row_value(self, name: str, column: str) -> float | None:
-        """The number in column ``column`` of configuration ``name``'s row, or None."""
-        result = self.results[name]
-        row = {**sweep_row(name, {}, result), **self.extra.get(name, {})}
-        value = row.get(column, result.metrics.get(column))
-        return float(value) if isinstance(value, (int, float)) else None
-
-
-@dataclass
-class ExperimentResult:
-    """What :func:`run_experiment` returns.
-
-    Attributes:
-        dir: the experiment folder.
-        rows: the comparison table, one mapping per run (ranked when the experiment ranks).
-        runs: each configuration's :class:`RunResult`, by name, in training order.
-        figures: ``(png path, caption)`` of each comparison figure.
-        notes: the notes written to ``comparison.md``.
-        seconds: wall time of the whole experiment.
-    """
-
-    dir: Path
-    rows: list[dict[str, Any]]
-    runs: dict[str, RunResult]
-    figures: list[tuple[Path, str]]
-    notes: list[str]
-    seconds: float
 
 
 def get_experiment(name: str | Experiment) -> Experiment:

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from autoencoders import plots, report
@@ -242,6 +243,26 @@ def _points(
     return points
 
 
+def _partial_table(
+    rows: list[dict[str, Any]],
+    folder: Path,
+    title: str,
+    label: str,
+    exc: BaseException,
+    total: int,
+) -> None:
+    """``comparison.md``/``.csv`` of the runs done before point ``label`` stopped the sweep."""
+    if not rows:
+        return
+    how = "was interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    md, _ = report.write_comparison(rows, folder, title=f"{title} (incomplete)")
+    note = (
+        f"\n> Incomplete: {len(rows)} of {total} runs. Sweep point {label} {how} "
+        f"({type(exc).__name__}); the points after it were not run.\n"
+    )
+    atomic_write_bytes(md, (md.read_text(encoding="utf-8") + note).encode("utf-8"))
+
+
 def _title(model: str, grid: Mapping[str, Sequence[Any]], zipped: Mapping[str, Any]) -> str:
     parts = [f"{k} in {list(v)}" for k, v in grid.items()]
     if zipped:
@@ -339,7 +360,11 @@ def sweep(
                 splits=point_data,
                 command=command,
             )
-        except Exception as exc:
+        except BaseException as exc:
+            # the runs that finished keep their table; the failed one is named in it
+            _partial_table(rows, folder, _title(model, grid, zipped), label, exc, len(points))
+            if not isinstance(exc, Exception):  # Ctrl-C and the like: as they are
+                raise
             raise _point_error(label, exc, kwargs) from exc
         histories[name] = result.history
         runs.append(result)

@@ -9,10 +9,11 @@ from typing import Any
 
 import torch
 
+from autoencoders import plots
 from autoencoders.io import atomic_write_bytes
 from autoencoders.runs.experiment import Config, ExperimentContext
 
-__all__ = ["GRID_SEED", "panels", "save_figure", "seeded"]
+__all__ = ["GRID_SEED", "latent_panels", "panels", "save_figure", "seeded"]
 
 #: Seed of the noise and prior draws in the figures (the same draw for every run).
 GRID_SEED = 0
@@ -60,3 +61,32 @@ def panels(
     fig.suptitle(title)
     save_figure(fig, ctx.dir / file)
     return file
+
+
+def latent_panels(
+    ctx: ExperimentContext,
+    configs: Sequence[Config],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    file: str,
+    *,
+    title: str,
+    panel_size: tuple[float, float] = (6.0, 5.0),
+) -> str:
+    """The codes of ``x`` under each configuration's model, coloured by ``y``: two per row.
+
+    Codes wider than two are drawn on their first two principal components (what
+    :func:`~autoencoders.plots.plot_latent_space` does). Returns ``file``.
+    """
+
+    def draw(config: Config, sub: Any) -> None:
+        plots.plot_latent_space(
+            ctx.model(config.name),
+            x,
+            y,
+            class_names=ctx.class_names(config.name),
+            ax=sub,
+            title=config.caption,
+        )
+
+    return panels(ctx, configs, draw, file, title=title, columns=2, panel_size=panel_size)

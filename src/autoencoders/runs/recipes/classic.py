@@ -8,7 +8,7 @@ from autoencoders import plots
 from autoencoders.metrics import pca_baseline_mse
 from autoencoders.registry import experiments
 from autoencoders.runs.experiment import Config, Experiment, ExperimentContext, Figures
-from autoencoders.runs.recipes._common import panels, save_figure, seeded
+from autoencoders.runs.recipes._common import latent_panels, panels, save_figure, seeded
 from autoencoders.runs.settings import RunResult
 from autoencoders.runs.sweep import slug
 
@@ -191,24 +191,8 @@ def _vae_to_ae_figures(ctx: ExperimentContext) -> Figures:
 
     recon = panels(ctx, pair, draw, "vae_vs_ae.png", title="VAE and AE reconstructions", columns=2)
 
-    def scatter(config: Config, sub: Any) -> None:
-        plots.plot_latent_space(
-            ctx.model(config.name),
-            x,
-            y,
-            class_names=ctx.class_names(config.name),
-            ax=sub,
-            title=config.caption,
-        )
-
-    codes = panels(
-        ctx,
-        pair,
-        scatter,
-        "vae_vs_ae_codes.png",
-        title="Codes of the test set",
-        columns=2,
-        panel_size=(5.5, 4.5),
+    codes = latent_panels(
+        ctx, pair, x, y, "vae_vs_ae_codes.png", title="Codes of the test set", panel_size=(5.5, 4.5)
     )
     return [
         (recon, "The best VAE of the table and the same network as a deterministic AE"),

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from autoencoders import plots
 from autoencoders.registry import experiments
 from autoencoders.runs.experiment import Config, Experiment, ExperimentContext
-from autoencoders.runs.recipes._common import panels
+from autoencoders.runs.recipes._common import latent_panels
 
 __all__ = ["AE_VS_VAE_LATENTS", "DEEP_HIDDEN", "RELU_VS_SIGMOID"]
 
@@ -18,18 +15,7 @@ DEEP_HIDDEN = (512, 256, 128)
 def _scatters(ctx: ExperimentContext, file: str, title: str) -> str:
     """The test codes of every configuration, one panel each, on one figure."""
     x, y = ctx.test_set(ctx.configs[0].name, limit=5000)
-
-    def draw(config: Config, sub: Any) -> None:
-        plots.plot_latent_space(
-            ctx.model(config.name),
-            x,
-            y,
-            class_names=ctx.class_names(config.name),
-            ax=sub,
-            title=config.caption,
-        )
-
-    return panels(ctx, ctx.configs, draw, file, title=title, columns=2, panel_size=(6.0, 5.0))
+    return latent_panels(ctx, ctx.configs, x, y, file, title=title)
 
 
 def _relu_sigmoid_configs(quick: bool) -> list[Config]:

@@ -1,0 +1,164 @@
+"""How the named architectures are wired: :func:`compose` and the mirrored backbones.
+
+:func:`compose` wires registered blocks by name; :func:`mirrored_mlp` and
+:func:`mirrored_conv` are the two backbones of the classic models and of the families (a dense
+``784-h-z-h-784`` network and a two-stage convolutional one), around any registered
+bottleneck.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+from autoencoders.model import Autoencoder
+from autoencoders.registry import bottlenecks, decoders, encoders
+from autoencoders.registry import noise as noise_registry
+from autoencoders.registry import regularizers as regularizer_registry
+
+__all__ = ["MNIST_SHAPE", "build_noise", "compose", "hidden_sizes", "mirrored_conv", "mirrored_mlp"]
+
+#: Shape of one MNIST / Fashion-MNIST image, the default input of every architecture.
+MNIST_SHAPE = (1, 28, 28)
+
+
+def compose(
+    input_shape: Sequence[int] = MNIST_SHAPE,
+    *,
+    encoder: str = "mlp",
+    bottleneck: str = "gaussian",
+    decoder: str = "mlp",
+    z: int = 20,
+    encoder_kwargs: dict[str, Any] | None = None,
+    bottleneck_kwargs: dict[str, Any] | None = None,
+    decoder_kwargs: dict[str, Any] | None = None,
+    noise: str | None = None,
+    noise_kwargs: dict[str, Any] | None = None,
+    regularizers: Sequence[str | dict[str, Any]] = (),
+    loss: str | dict[str, Any] | None = None,
+) -> Autoencoder:
+    """Wire registered blocks, by name, into an :class:`Autoencoder`.
+
+    The plumbing arguments are filled in for you: the encoder gets ``input_shape``, the
+    bottleneck ``in_features`` (the encoder's ``out_features``) and ``z``, the decoder ``z``
+    and ``output_shape``. Everything else goes in the ``*_kwargs`` dicts. ``regularizers`` are
+    registered regularizer names or ``{"name": ..., **kwargs}`` dicts (e.g.
+    ``[{"name": "sparsity", "rho": 0.05}]``); ``loss`` is the registered loss the model is
+    meant to be trained with (a name or ``{"name": ..., "kwargs": {...}}``), None for the
+    bottleneck's default.
+
+    Example:
+        >>> m = compose((1, 28, 28), encoder="mlp", encoder_kwargs={"hidden": [128]},
+        ...             bottleneck="deterministic", z=8, decoder_kwargs={"hidden": [128]})
+        >>> m.z_dim, m.is_variational
+        (8, False)
+    """
+    shape = list(input_shape)
+    enc = encoders.build(encoder, input_shape=shape, **(encoder_kwargs or {}))
+    bn = bottlenecks.build(
+        bottleneck, in_features=enc.out_features, z=z, **(bottleneck_kwargs or {})
+    )
+    dec = decoders.build(decoder, z=z, output_shape=shape, **(decoder_kwargs or {}))
+    corruption = build_noise(noise, noise_kwargs or {}) if noise is not None else None
+    regs = []
+    for spec in regularizers:
+        if isinstance(spec, dict):
+            spec = dict(spec)
+            name = spec.pop("name", None)
+            if name is None:
+                raise ValueError(f"a regularizer dict needs a 'name' entry, got {spec!r}")
+            regs.append(regularizer_registry.build(name, **spec))
+        else:
+            regs.append(regularizer_registry.build(spec))
+    return Autoencoder(enc, bn, dec, corruption, regs, loss=loss)
+
+
+def build_noise(spec: Any, kwargs: dict[str, Any]) -> nn.Module:
+    """A noise transform from a name, a ``{"name": ..., **kwargs}`` dict or a module."""
+    if isinstance(spec, nn.Module):
+        if kwargs:
+            raise TypeError("noise keyword arguments given together with a noise module")
+        return spec
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        name = spec.pop("name", None)
+        if name is None:
+            raise ValueError(f"a noise dict needs a 'name' entry, got {spec!r}")
+        return noise_registry.build(name, **{**spec, **kwargs})
+    return noise_registry.build(spec, **kwargs)
+
+
+def hidden_sizes(h: int, hidden: Sequence[int] | None) -> list[int]:
+    """``hidden`` as a list of ints, or ``[h]`` without it (one hidden layer of ``h``)."""
+    return [int(v) for v in hidden] if hidden is not None else [h]
+
+
+def mirrored_mlp(
+    input_shape: Sequence[int],
+    hidden: list[int],
+    z: int,
+    bottleneck: str,
+    activation: str,
+    output_activation: str,
+    bottleneck_kwargs: dict[str, Any] | None = None,
+) -> Autoencoder:
+    """MLP encoder with ``hidden`` sizes, a bottleneck, and the mirrored MLP decoder."""
+    return compose(
+        input_shape,
+        encoder="mlp",
+        encoder_kwargs={"hidden": hidden, "activation": activation},
+        bottleneck=bottleneck,
+        bottleneck_kwargs=bottleneck_kwargs,
+        z=z,
+        decoder="mlp",
+        decoder_kwargs={
+            "hidden": hidden[::-1],
+            "activation": activation,
+            "output_activation": output_activation,
+        },
+    )
+
+
+def mirrored_conv(
+    input_shape: Sequence[int],
+    channels: Sequence[int],
+    z: int,
+    bottleneck: str,
+    activation: str,
+    batch_norm: bool,
+    bottleneck_kwargs: dict[str, Any] | None = None,
+) -> Autoencoder:
+    """Conv(k3, pad 1) + max-pool 2 stages; the decoder mirrors them with stride-2 ConvT."""
+    chans = [int(c) for c in channels]
+    enc = encoders.build(
+        "conv",
+        input_shape=list(input_shape),
+        channels=chans,
+        kernel_size=3,
+        stride=1,
+        padding=1,
+        pool=2,
+        batch_norm=batch_norm,
+        activation=activation,
+    )
+    bn = bottlenecks.build(
+        bottleneck, in_features=enc.out_features, z=z, **(bottleneck_kwargs or {})
+    )
+    dec = decoders.build(
+        "conv",
+        z=z,
+        output_shape=list(input_shape),
+        start_shape=list(enc.feature_shape),
+        channels=[*chans[-2::-1], int(input_shape[0])],
+        kernel_size=3,
+        stride=2,
+        padding=1,
+        output_padding=1,
+        batch_norm=batch_norm,
+        activation=activation,
+        dense_activation=activation,
+        output_activation="sigmoid",
+    )
+    return Autoencoder(enc, bn, dec)

@@ -1,0 +1,297 @@
+"""Model families beyond the classics, each a small addition to the same three blocks.
+
+Every family here is the plain dense (``encoder="mlp"``, the default) or convolutional
+(``encoder="conv"``) autoencoder of :mod:`autoencoders.zoo.classic` with one part swapped or added:
+
+=================  =============================================================================
+``beta_vae``       the VAE, trained with ``recon + beta * kl`` (the loss the model names)
+``wae_mmd``        an MMD bottleneck: deterministic code + ``weight * MMD^2(q(z), prior)``
+``vq_vae``         a vector-quantised bottleneck (codebook, straight-through gradient)
+``sparse_ae``      the AE with a sigmoid code and a sparsity regularizer
+``contractive_ae`` the AE with a contractive (Jacobian-norm) regularizer
+=================  =============================================================================
+
+The new parts are registered blocks (:mod:`autoencoders.blocks`), so they combine with any
+encoder and decoder through :func:`~autoencoders.compose` as well, a user's own included. The
+penalties travel on the model output as named terms (``output.terms``), which every built-in
+loss adds; no loss or trainer knows these families.
+
+Example:
+    >>> import torch, autoencoders
+    >>> model = autoencoders.build("vq_vae", encoder="conv", z=32, codebook_size=64)
+    >>> out = model(torch.rand(2, 1, 28, 28))
+    >>> sorted(out.terms), out.logits.shape
+    (['codebook', 'commitment'], torch.Size([2, 1, 28, 28]))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from autoencoders.model import Autoencoder
+from autoencoders.registry import models, regularizers
+from autoencoders.zoo.compose import MNIST_SHAPE, hidden_sizes, mirrored_conv, mirrored_mlp
+
+__all__ = ["ENCODERS", "beta_vae", "contractive_ae", "sparse_ae", "vq_vae", "wae_mmd"]
+
+#: What ``encoder=`` of a family accepts: the dense or the convolutional backbone.
+ENCODERS = ("mlp", "conv")
+
+
+def _backbone(
+    encoder: str,
+    input_shape: Sequence[int],
+    h: int,
+    hidden: Sequence[int] | None,
+    channels: Sequence[int],
+    z: int,
+    bottleneck: str,
+    bottleneck_kwargs: dict[str, Any] | None = None,
+    activation: str = "relu",
+) -> Autoencoder:
+    """The dense ``784-h-z-h-784`` or the two-stage conv autoencoder around ``bottleneck``."""
+    if encoder == "mlp":
+        return mirrored_mlp(
+            input_shape,
+            hidden_sizes(h, hidden),
+            z,
+            bottleneck,
+            activation,
+            "sigmoid",
+            bottleneck_kwargs=bottleneck_kwargs,
+        )
+    if encoder == "conv":
+        return mirrored_conv(
+            input_shape, channels, z, bottleneck, activation, False, bottleneck_kwargs
+        )
+    raise ValueError(f"unknown encoder {encoder!r} for a model family; accepted: mlp, conv")
+
+
+@models.register("beta_vae", aliases=("betavae",))
+def beta_vae(
+    h: int = 400,
+    z: int = 10,
+    beta: float = 4.0,
+    recon: str = "auto",
+    encoder: str = "mlp",
+    hidden: Sequence[int] | None = None,
+    channels: Sequence[int] = (16, 32),
+    input_shape: Sequence[int] = MNIST_SHAPE,
+) -> Autoencoder:
+    """The VAE trained with ``recon + beta * KL`` (Higgins et al. 2017).
+
+    ``beta > 1`` trades reconstruction for a code closer to the prior (more disentangled
+    factors, blurrier images); ``beta = 1`` is the VAE. The model records its loss
+    (``{"name": "elbo", "kwargs": {"beta": beta, "recon": recon}}``), so the Trainer, the CLI
+    and :func:`~autoencoders.losses.default_loss` train it with that loss. Per sample::
+
+        loss = -E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I))
+
+    Args:
+        h: hidden size of the dense backbone.
+        z: code size.
+        beta: the KL weight, >= 0.
+        recon: ``"auto"`` (BCE for the sigmoid output), ``"bce"`` or ``"mse"``.
+        encoder: ``"mlp"`` or ``"conv"`` (channels ``channels``).
+        hidden: several hidden sizes instead of ``h``.
+        channels: the conv backbone's channels.
+        input_shape: shape of one input.
+
+    Example:
+        >>> import autoencoders
+        >>> model = autoencoders.build("beta_vae", h=64, z=4, beta=2.0)
+        >>> autoencoders.losses.default_loss(model)
+        ELBOLoss(recon='auto', beta=2.0)
+    """
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
+        raise ValueError(f"beta must be a number >= 0, got {beta!r}")
+    model = _backbone(encoder, input_shape, h, hidden, channels, z, "gaussian")
+    model.loss_spec = {"name": "elbo", "kwargs": {"recon": recon, "beta": float(beta)}}
+    return model
+
+
+@models.register("wae_mmd", aliases=("wae",))
+def wae_mmd(
+    h: int = 400,
+    z: int = 8,
+    weight: float = 10.0,
+    prior: str = "standard_normal",
+    encoder: str = "mlp",
+    hidden: Sequence[int] | None = None,
+    channels: Sequence[int] = (16, 32),
+    input_shape: Sequence[int] = MNIST_SHAPE,
+) -> Autoencoder:
+    """Wasserstein autoencoder with the MMD penalty (Tolstikhin et al. 2018).
+
+    A deterministic code whose distribution over the batch is pulled towards the prior::
+
+        loss = c(x, decode(encode(x))) + weight * MMD^2({z_i}, {z~_i ~ prior})
+
+    with the IMQ kernel (:func:`~autoencoders.blocks.imq_mmd`); the reconstruction cost is the
+    model's default (BCE for the sigmoid output; pass ``--loss mse`` for the paper's squared
+    error). It generates by decoding prior draws (:meth:`~autoencoders.Autoencoder.sample`).
+
+    Args:
+        h: hidden size of the dense backbone.
+        z: code size.
+        weight: ``lambda``, the MMD weight (10 in the paper's MNIST runs).
+        prior: a registered prior (``"standard_normal"``).
+        encoder: ``"mlp"`` or ``"conv"``.
+        hidden: several hidden sizes instead of ``h``.
+        channels: the conv backbone's channels.
+        input_shape: shape of one input.
+
+    Example:
+        >>> import autoencoders
+        >>> autoencoders.build("wae_mmd", h=32, z=2).sample(3).shape
+        torch.Size([3, 1, 28, 28])
+    """
+    kwargs = {"weight": weight, "prior": prior}
+    return _backbone(encoder, input_shape, h, hidden, channels, z, "mmd", kwargs)
+
+
+@models.register("vq_vae", aliases=("vqvae",))
+def vq_vae(
+    h: int = 400,
+    z: int = 64,
+    codebook_size: int = 256,
+    code_dim: int = 8,
+    commitment_weight: float = 0.25,
+    ema: bool = False,
+    reinit_dead: bool = True,
+    encoder: str = "mlp",
+    hidden: Sequence[int] | None = None,
+    channels: Sequence[int] = (16, 32),
+    input_shape: Sequence[int] = MNIST_SHAPE,
+) -> Autoencoder:
+    """VQ-VAE (van den Oord et al. 2017): the code is ``z // code_dim`` codebook vectors.
+
+    Per sample, with ``e`` the encoder's output, ``q`` its nearest codebook vectors and
+    ``sg`` the stop-gradient::
+
+        loss = recon(x, decode(e + sg(q - e))) + ||sg(e) - q||^2 + commitment_weight * ||e - sg(q)||^2
+
+    (without the middle term when ``ema``: the codebook then follows moving averages). See
+    :class:`~autoencoders.blocks.VQBottleneck` for the dead-code re-initialisation and the
+    ``perplexity`` and ``usage`` statistics, logged with the loss. It generates from the
+    uniform prior over codes.
+
+    Args:
+        h: hidden size of the dense backbone.
+        z: code size (a multiple of ``code_dim``).
+        codebook_size: ``K``.
+        code_dim: size of one codebook vector.
+        commitment_weight: ``beta`` of the commitment term.
+        ema: moving-average codebook updates.
+        reinit_dead: re-initialise codes no batch has used for a while.
+        encoder: ``"mlp"`` or ``"conv"``.
+        hidden: several hidden sizes instead of ``h``.
+        channels: the conv backbone's channels.
+        input_shape: shape of one input.
+
+    Example:
+        >>> import autoencoders
+        >>> model = autoencoders.build("vq_vae", h=32, z=16, codebook_size=32, code_dim=4)
+        >>> model.bottleneck.groups, model.sample(2).shape
+        (4, torch.Size([2, 1, 28, 28]))
+    """
+    kwargs = {
+        "codebook_size": codebook_size,
+        "code_dim": code_dim,
+        "commitment_weight": commitment_weight,
+        "ema": ema,
+        "reinit_dead": reinit_dead,
+    }
+    return _backbone(encoder, input_shape, h, hidden, channels, z, "vq", kwargs)
+
+
+@models.register("sparse_ae", aliases=("sparse",))
+def sparse_ae(
+    h: int = 400,
+    z: int = 64,
+    rho: float = 0.05,
+    weight: float = 1.0,
+    kind: str = "kl",
+    encoder: str = "mlp",
+    hidden: Sequence[int] | None = None,
+    channels: Sequence[int] = (16, 32),
+    input_shape: Sequence[int] = MNIST_SHAPE,
+) -> Autoencoder:
+    """Sparse autoencoder: a sigmoid code whose units are on a fraction ``rho`` of the time.
+
+    Per batch, with ``rho_hat_j`` the batch's mean activation of code unit ``j``::
+
+        loss = recon + weight * sum_j KL(rho || rho_hat_j)      (kind="kl")
+        loss = recon + weight * sum_j |z_j|                     (kind="l1", per sample)
+
+    The regularizer (:class:`~autoencoders.blocks.SparsityRegularizer`) reports the mean
+    activation as ``code_mean``.
+
+    Args:
+        h: hidden size of the dense backbone.
+        z: code size.
+        rho: the target mean activation, in (0, 1).
+        weight: the penalty's weight.
+        kind: ``"kl"`` or ``"l1"``.
+        encoder: ``"mlp"`` or ``"conv"``.
+        hidden: several hidden sizes instead of ``h``.
+        channels: the conv backbone's channels.
+        input_shape: shape of one input.
+
+    Example:
+        >>> import torch, autoencoders
+        >>> model = autoencoders.build("sparse_ae", h=32, z=8, rho=0.1)
+        >>> sorted(model(torch.rand(4, 1, 28, 28)).terms)
+        ['sparsity']
+    """
+    model = _backbone(
+        encoder, input_shape, h, hidden, channels, z, "deterministic", {"activation": "sigmoid"}
+    )
+    model.regularizers.append(regularizers.build("sparsity", kind=kind, rho=rho, weight=weight))
+    return model
+
+
+@models.register("contractive_ae", aliases=("cae", "contractive"))
+def contractive_ae(
+    h: int = 400,
+    z: int = 20,
+    weight: float = 0.1,
+    activation: str = "sigmoid",
+    encoder: str = "mlp",
+    hidden: Sequence[int] | None = None,
+    channels: Sequence[int] = (16, 32),
+    input_shape: Sequence[int] = MNIST_SHAPE,
+) -> Autoencoder:
+    """Contractive autoencoder (Rifai et al. 2011): the code changes little near the data.
+
+    Per sample, with ``f`` the encoder and code layer::
+
+        loss = recon + weight * ||J_f(x)||_F^2
+
+    computed exactly (:func:`~autoencoders.blocks.jacobian_frobenius`, about ``z`` backward
+    passes of the encoder). The paper's encoder is one sigmoid layer; ``activation`` sets the
+    hidden layers' (sigmoid by default, as there). The mean norm is logged as
+    ``jacobian_norm``.
+
+    Args:
+        h: hidden size of the dense backbone.
+        z: code size.
+        weight: ``lambda``, the penalty's weight.
+        activation: hidden activation.
+        encoder: ``"mlp"`` or ``"conv"``.
+        hidden: several hidden sizes instead of ``h``.
+        channels: the conv backbone's channels.
+        input_shape: shape of one input.
+
+    Example:
+        >>> import torch, autoencoders
+        >>> model = autoencoders.build("contractive_ae", h=32, z=4)
+        >>> sorted(model(torch.rand(2, 1, 28, 28)).stats)
+        ['jacobian_norm']
+    """
+    model = _backbone(
+        encoder, input_shape, h, hidden, channels, z, "deterministic", activation=activation
+    )
+    model.regularizers.append(regularizers.build("contractive", weight=weight))
+    return model
