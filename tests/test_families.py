@@ -22,9 +22,15 @@ from autoencoders.blocks import (
     imq_mmd,
     jacobian_frobenius,
 )
-from autoencoders.losses import ELBOLoss, ReconstructionLoss, default_loss
+from autoencoders.losses import (
+    CapacityELBOLoss,
+    ELBOLoss,
+    IWAELoss,
+    ReconstructionLoss,
+    default_loss,
+)
 
-FAMILIES = ["beta_vae", "wae_mmd", "vq_vae", "sparse_ae", "contractive_ae"]
+FAMILIES = ["beta_vae", "iwae", "wae_mmd", "vq_vae", "sparse_ae", "contractive_ae"]
 SMALL = {"h": 32, "z": 8}
 
 
@@ -44,6 +50,7 @@ def test_family_builds_trains_saves_and_loads(name: str, encoder: str, tmp_path:
     loss = default_loss(model)(out, x)
     expected_terms = {
         "beta_vae": set(),
+        "iwae": set(),
         "wae_mmd": {"mmd"},
         "vq_vae": {"codebook", "commitment"},
         "sparse_ae": {"sparsity"},
@@ -363,3 +370,110 @@ def test_contractive_ae_has_a_smaller_jacobian_than_the_plain_ae() -> None:
 def test_contractive_regularizer_weight_is_checked() -> None:
     with pytest.raises(ValueError, match="weight must be a number >= 0, got -0.1"):
         ContractiveRegularizer(weight=-0.1)
+
+
+# -- IWAE ----------------------------------------------------------------------------------------
+def test_iwae_draws_k_codes_from_one_encoder_pass() -> None:
+    model = _small("iwae", k=4)
+    calls = []
+    model.encoder.register_forward_hook(lambda *args: calls.append(1))
+    out = model(torch.rand(3, 1, 28, 28))
+    assert len(calls) == 1
+    assert out.z.shape == (4, 3, 8) and out.logits.shape == (4, 3, 1, 28, 28)
+    assert out.mean.shape == (3, 8)  # the heads once, only the draws have k
+    model.eval()
+    assert model(torch.rand(3, 1, 28, 28)).z.shape == (3, 8)  # eval: the mean
+
+
+def test_iwae_bound_with_one_code_is_the_elbo_in_expectation() -> None:
+    torch.manual_seed(0)
+    model = _small("iwae", k=1)
+    x = torch.rand(1, 1, 28, 28).expand(4000, 1, 28, 28)  # one image, 4000 draws
+    with torch.no_grad():
+        out = model(x)
+        iwae = IWAELoss()(out, x)
+        elbo = ELBOLoss()(out, x)  # same draws, closed-form KL
+        z, mean, logvar = out.z, out.mean, out.logvar
+        log_ratio = 0.5 * (z.pow(2) - (z - mean).pow(2) / logvar.exp() - logvar).sum(1)
+    stderr = float(log_ratio.std()) / math.sqrt(len(x))
+    assert abs(float(iwae.total - elbo.total)) < 4 * stderr + 1e-4
+
+
+def test_iwae_bound_tightens_with_k() -> None:
+    torch.manual_seed(0)
+    model = _small("iwae", k=1)
+    x = torch.rand(64, 1, 28, 28)
+    with torch.no_grad():
+        one = float(IWAELoss()(model(x), x).total)
+        model.bottleneck.samples = 50
+        fifty = float(IWAELoss()(model(x), x).total)
+    assert fifty < one
+
+
+def _latent_data(n: int, g: torch.Generator) -> torch.Tensor:
+    """Binary images from a 4-d latent model: what a VAE can fit in a few epochs."""
+    w = torch.randn(784, 4, generator=torch.Generator().manual_seed(0)) * 2
+    b = torch.randn(784, generator=torch.Generator().manual_seed(1))
+    p = torch.sigmoid(torch.randn(n, 4, generator=g) @ w.T + b)
+    return torch.bernoulli(p, generator=g).view(n, 1, 28, 28)
+
+
+def test_iwae_ends_with_a_lower_test_nll_than_the_vae_trained_the_same_way() -> None:
+    from autoencoders.metrics import iwae_nll
+
+    g = torch.Generator().manual_seed(0)
+    train, test = _latent_data(1000, g), _latent_data(100, g)
+    nll = {}
+    for name, kwargs in (("vae", {}), ("iwae", {"k": 5})):
+        torch.manual_seed(0)  # the same initial weights: the two share their layers
+        model = autoencoders.build(name, h=64, z=4, **kwargs)
+        Trainer(model, epochs=6, batch_size=100, lr=2e-3, progress=False).fit(train)
+        nll[name] = iwae_nll(model, test, k=500, batch_size=100)
+    assert nll["iwae"] < nll["vae"], nll
+
+
+# -- capacity-controlled beta-VAE ----------------------------------------------------------------
+def test_capacity_grows_with_the_trainers_steps() -> None:
+    model = _small("beta_vae", capacity=8.0, capacity_steps=4, gamma=10.0)
+    loss = default_loss(model)
+    assert isinstance(loss, CapacityELBOLoss)
+    seen = []
+    original = loss.set_step
+
+    def spy(step: int) -> None:
+        seen.append(step)
+        original(step)
+
+    loss.set_step = spy
+    data = torch.rand(48, 1, 28, 28)
+    history = Trainer(model, loss=loss, epochs=2, batch_size=16, progress=False).fit(data, data)
+    # before each of the 6 training batches, and before each validation (after steps 3 and 6)
+    assert seen == [0, 1, 2, 3, 3, 4, 5, 6]
+    assert history.series("val_capacity") == pytest.approx([6.0, 8.0])  # C = 8 * min(1, s/4)
+    assert history.series("train_capacity") == pytest.approx([(0 + 2 + 4) / 3, (6 + 8 + 8) / 3])
+
+
+def test_capacity_loss_resumes_exactly(tmp_path: Path) -> None:
+    data = torch.rand(48, 1, 28, 28)
+
+    def trainer(folder: Path, epochs: int) -> Trainer:
+        torch.manual_seed(0)
+        model = _small("beta_vae", capacity=8.0, capacity_steps=5, gamma=10.0)
+        return Trainer(model, epochs=epochs, batch_size=16, seed=1, progress=False,
+                       checkpoint_dir=folder)  # fmt: skip
+
+    straight = trainer(tmp_path / "a", 2)
+    straight.fit(data)
+    trainer(tmp_path / "b", 1).fit(data)
+    resumed = trainer(tmp_path / "b", 2)
+    resumed.fit(data, resume=True)
+    assert resumed.loss_fn.step == straight.loss_fn.step == 5
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_capacity_loss_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="capacity_steps must be a positive int, got 0"):
+        CapacityELBOLoss(capacity_steps=0)
+    with pytest.raises(ValueError, match="gamma must be a number >= 0"):
+        CapacityELBOLoss(gamma=-1)

@@ -31,8 +31,10 @@ def test_forward_backward_shapes(model: autoencoders.Autoencoder) -> None:
     model.train()
     x = _batch(model, 3)
     out = model(x)
-    assert out.logits.shape == x.shape
-    assert out.z.shape == (3, model.z_dim)
+    k = getattr(model.bottleneck, "samples", 1)  # codes drawn per input (the IWAE's k)
+    lead = (k,) if k > 1 else ()
+    assert out.logits.shape == (*lead, *x.shape)
+    assert out.z.shape == (*lead, 3, model.z_dim)
     if model.is_variational:
         assert out.mean.shape == out.logvar.shape == (3, model.z_dim)
         assert out.kl.shape == (3,) and out.kl.dtype == torch.float32

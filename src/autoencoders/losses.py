@@ -24,6 +24,7 @@ new loss::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,7 +36,9 @@ from autoencoders.blocks.layers import apply_output_activation
 from autoencoders.registry import losses
 
 __all__ = [
+    "CapacityELBOLoss",
     "ELBOLoss",
+    "IWAELoss",
     "KLLoss",
     "Loss",
     "LossOutput",
@@ -114,14 +117,18 @@ def add_block_terms(total: torch.Tensor, parts: dict[str, torch.Tensor], output:
     return LossOutput(total=total, parts=parts)
 
 
-def _sum_per_sample(t: torch.Tensor) -> torch.Tensor:
-    return t.flatten(1).sum(dim=1)
+def _sum_pixels(t: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Sum over the last ``pixels`` dimensions: ``(B, ...) -> (B,)``, ``(k, B, ...) -> (k, B)``."""
+    return t.flatten(t.dim() - pixels).sum(dim=-1)
 
 
 def reconstruction_per_sample(
     output: Any, target: torch.Tensor, kind: str = "auto"
 ) -> torch.Tensor:
     """Per-sample reconstruction loss ``(B,)`` in float32, summed over pixels.
+
+    For an output of ``k`` decoded codes per input (logits ``(k, B, ...)``) it is ``(k, B)``:
+    each code's loss against the same target.
 
     Args:
         output: an :class:`~autoencoders.AutoencoderOutput` (needs ``logits`` and
@@ -137,6 +144,9 @@ def reconstruction_per_sample(
         )
     logits = output.logits.float()
     target = target.float()
+    pixels = target.dim() - 1
+    if logits.dim() == target.dim() + 1 and logits.shape[1:] == target.shape:
+        target = target.expand_as(logits)  # k decoded codes per input: (k, B, ...) -> (k, B)
     if logits.shape != target.shape:
         raise ValueError(
             f"reconstruction loss: logits {tuple(logits.shape)} and target "
@@ -151,9 +161,10 @@ def reconstruction_per_sample(
                 f"BCE needs a sigmoid output, but the decoder's output activation is {act!r}; "
                 "use recon='mse'"
             )
-        return _sum_per_sample(F.binary_cross_entropy_with_logits(logits, target, reduction="none"))
+        bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        return _sum_pixels(bce, pixels)
     recon = apply_output_activation(logits, act)
-    return _sum_per_sample((recon - target).pow(2))
+    return _sum_pixels((recon - target).pow(2), pixels)
 
 
 @losses.register("reconstruction", aliases=("recon", "ae"))
@@ -264,6 +275,140 @@ class ELBOLoss:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(recon={self.recon!r}, beta={self.beta})"
+
+
+@losses.register("capacity_elbo", aliases=("capacity_vae",))
+class CapacityELBOLoss:
+    """The capacity-controlled beta-VAE objective (Burgess et al. 2018): ``recon + gamma * |kl - C|``.
+
+    The KL (summed over latent dims, per sample, then the batch mean) is pushed towards a
+    target capacity ``C`` that grows linearly from 0 to ``capacity`` nats over
+    ``capacity_steps`` optimizer steps and then stays there, so the code gains information
+    gradually. The :class:`~autoencoders.Trainer` tells the loss the step (``set_step``)
+    before every batch and before validation; outside a Trainer call :meth:`set_step`
+    yourself (the capacity starts at 0). Parts: ``recon``, ``kl`` and ``capacity`` (the
+    current ``C``).
+
+    Args:
+        recon: ``"auto"``, ``"bce"`` or ``"mse"`` (see :func:`reconstruction_per_sample`).
+        gamma: weight of ``|kl - C|`` (1000 in the paper).
+        capacity: the final capacity ``C_max`` in nats (25 in the paper's dSprites runs).
+        capacity_steps: optimizer steps over which ``C`` grows from 0 to ``capacity``.
+
+    Example:
+        >>> import torch, autoencoders
+        >>> model = autoencoders.build("vae", h=16, z=3)
+        >>> loss = CapacityELBOLoss(gamma=10.0, capacity=5.0, capacity_steps=100)
+        >>> loss.set_step(50)
+        >>> x = torch.rand(4, 1, 28, 28)
+        >>> out = loss(model(x), x)
+        >>> float(out.parts["capacity"])
+        2.5
+        >>> bool(torch.isclose(out.total,
+        ...      out.parts["recon"] + 10.0 * (out.parts["kl"] - 2.5).abs()))
+        True
+    """
+
+    def __init__(
+        self,
+        recon: str = "auto",
+        gamma: float = 1000.0,
+        capacity: float = 25.0,
+        capacity_steps: int = 100_000,
+    ) -> None:
+        if recon not in RECON_KINDS:
+            raise ValueError(f"unknown recon {recon!r}; accepted: {', '.join(RECON_KINDS)}")
+        for name, value in (("gamma", gamma), ("capacity", capacity)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        if (
+            isinstance(capacity_steps, bool)
+            or not isinstance(capacity_steps, int)
+            or capacity_steps < 1
+        ):
+            raise ValueError(f"capacity_steps must be a positive int, got {capacity_steps!r}")
+        self.recon = recon
+        self.gamma = float(gamma)
+        self.capacity = float(capacity)
+        self.capacity_steps = capacity_steps
+        self.step = 0
+
+    def set_step(self, step: int) -> None:
+        """The number of optimizer steps taken so far (the Trainer calls this)."""
+        self.step = int(step)
+
+    @property
+    def current_capacity(self) -> float:
+        """``C`` at the current step: ``capacity * min(1, step / capacity_steps)``."""
+        return self.capacity * min(1.0, self.step / self.capacity_steps)
+
+    def __call__(self, output: Any, target: torch.Tensor) -> LossOutput:
+        r = reconstruction_per_sample(output, target, self.recon).mean()
+        kl = _require_kl(output).mean()
+        c = self.current_capacity
+        parts = {"recon": r, "kl": kl, "capacity": torch.full_like(kl, c)}
+        return add_block_terms(r + self.gamma * (kl - c).abs(), parts, output)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(recon={self.recon!r}, gamma={self.gamma}, "
+            f"capacity={self.capacity}, capacity_steps={self.capacity_steps})"
+        )
+
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+@losses.register("iwae", aliases=("importance_weighted",))
+class IWAELoss:
+    """Negative importance-weighted bound of the IWAE (Burda et al. 2016), over the model's
+    ``k`` codes per input.
+
+    With ``z_1..z_k ~ q(z|x)`` drawn by the bottleneck (``GaussianBottleneck(samples=k)``, one
+    encoder pass), per sample::
+
+        log w_i = log p(x|z_i) + log N(z_i; 0, I) - log q(z_i|x)
+        loss    = -(logsumexp_i log w_i - log k)
+
+    then the mean over the batch. ``log p(x|z) = -recon``: exact for BCE (Bernoulli); for
+    ``"mse"`` it is the Gaussian with variance 1/2 without its constant ``D/2 log(pi)``
+    (no effect on the gradients). With one code (``k = 1``) the loss is the negative ELBO with
+    a sampled KL, equal to :class:`ELBOLoss` in expectation; a larger ``k`` gives a tighter
+    bound. Parts: ``recon`` (mean over codes) and ``kl`` (closed form), for reference.
+
+    Args:
+        recon: ``"auto"``, ``"bce"`` or ``"mse"`` (see :func:`reconstruction_per_sample`).
+
+    Example:
+        >>> import torch, autoencoders
+        >>> model = autoencoders.build("iwae", h=16, z=2, k=5)
+        >>> x = torch.rand(3, 1, 28, 28)
+        >>> out = model(x)
+        >>> out.z.shape, sorted(IWAELoss()(out, x).parts)
+        (torch.Size([5, 3, 2]), ['kl', 'recon'])
+    """
+
+    def __init__(self, recon: str = "auto") -> None:
+        if recon not in RECON_KINDS:
+            raise ValueError(f"unknown recon {recon!r}; accepted: {', '.join(RECON_KINDS)}")
+        self.recon = recon
+
+    def __call__(self, output: Any, target: torch.Tensor) -> LossOutput:
+        kl = _require_kl(output)
+        mean, logvar = output.mean.float(), output.logvar.float()
+        z = output.z.float()
+        z = z if z.dim() == 3 else z.unsqueeze(0)  # (k, B, Z)
+        recon = reconstruction_per_sample(output, target, self.recon)
+        recon = recon if recon.dim() == 2 else recon.unsqueeze(0)  # (k, B)
+        log_q = -0.5 * ((z - mean).pow(2) / logvar.exp() + logvar + _LOG_2PI).sum(-1)
+        log_p = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
+        log_w = -recon + log_p - log_q
+        bound = torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
+        parts = {"recon": recon.mean(), "kl": kl.mean()}
+        return add_block_terms(-bound.mean(), parts, output)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(recon={self.recon!r})"
 
 
 def default_loss(model: Any) -> Any:

@@ -34,8 +34,10 @@ class AutoencoderOutput:
     """What :meth:`Autoencoder.forward` returns.
 
     Attributes:
-        logits: decoder output before the output activation, ``(B, *input_shape)``.
-        z: latent code ``(B, Z)`` (a sample in training mode for Gaussian models).
+        logits: decoder output before the output activation, ``(B, *input_shape)``, or
+            ``(k, B, *input_shape)`` when the bottleneck drew ``k`` codes per input.
+        z: latent code ``(B, Z)`` (a sample in training mode for Gaussian models), or
+            ``(k, B, Z)`` for ``k`` draws per input.
         output_activation: name of the activation that maps logits to data space.
         mean: posterior mean (Gaussian bottleneck only).
         logvar: posterior log-variance (Gaussian bottleneck only).
@@ -319,8 +321,13 @@ class Autoencoder(nn.Module):
                             "another name"
                         )
                     mine[key] = value
+        if b.z.dim() == 3:  # k codes per input (an importance-weighted bottleneck)
+            k, n = b.z.shape[:2]
+            logits = self.decoder(b.z.reshape(k * n, -1)).reshape(k, n, *self.input_shape)
+        else:
+            logits = self.decoder(b.z)
         return AutoencoderOutput(
-            logits=self.decoder(b.z),
+            logits=logits,
             z=b.z,
             output_activation=self.output_activation,
             mean=b.mean,

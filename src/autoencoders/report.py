@@ -226,7 +226,7 @@ def write_figures(
             lambda p: plots.plot_reconstructions(model, x, n=n, generator=gen(), save=p),
         )
     )
-    if getattr(model, "is_variational", False):
+    if getattr(model, "can_sample", getattr(model, "is_variational", False)):
         jobs.append(
             ("samples.png", lambda p: plots.plot_samples(model, 64, generator=gen(), save=p))
         )

@@ -75,10 +75,17 @@ class GaussianBottleneck(Bottleneck):
     ``N(0, I)`` per sample (see :func:`gaussian_kl`). The prior can be sampled with
     :meth:`sample_prior`.
 
+    With ``samples=k > 1`` every draw is ``k`` codes per input, ``z`` of shape ``(k, B, Z)``
+    from one encoder pass (the heads are computed once; only ``eps`` has the extra
+    dimension); the model then decodes all of them (logits ``(k, B, ...)``), which is what the
+    importance-weighted bound of the IWAE needs (:class:`~autoencoders.losses.IWAELoss`).
+    Without a draw (eval mode) ``z`` is the mean, ``(B, Z)``.
+
     Args:
         in_features: encoder feature size ``F``.
         z: latent size.
         sample_in_eval: draw ``z`` in eval mode too, instead of returning the mean.
+        samples: codes drawn per input, ``k``.
 
     Example:
         >>> b = GaussianBottleneck(in_features=400, z=20)
@@ -87,16 +94,21 @@ class GaussianBottleneck(Bottleneck):
         (torch.Size([8, 20]), torch.Size([8, 20]), torch.Size([8, 20]), torch.Size([8]))
         >>> b.sample_prior(3).shape
         torch.Size([3, 20])
+        >>> GaussianBottleneck(in_features=400, z=20, samples=5)(torch.randn(8, 400)).z.shape
+        torch.Size([5, 8, 20])
     """
 
     is_gaussian = True
     has_prior = True
 
-    def __init__(self, in_features: int, z: int = 20, sample_in_eval: bool = False) -> None:
+    def __init__(
+        self, in_features: int, z: int = 20, sample_in_eval: bool = False, samples: int = 1
+    ) -> None:
         super().__init__()
         self.in_features = positive_int(in_features, "in_features")
         self.z_dim = positive_int(z, "z")
         self.sample_in_eval = bool(sample_in_eval)
+        self.samples = positive_int(samples, "samples")
         self.mean = nn.Linear(self.in_features, self.z_dim)
         self.logvar = nn.Linear(self.in_features, self.z_dim)
 
@@ -120,7 +132,8 @@ class GaussianBottleneck(Bottleneck):
         if sample is None:
             sample = self.training or self.sample_in_eval
         if sample:
-            eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            shape = mean.shape if self.samples == 1 else (self.samples, *mean.shape)
+            eps = torch.randn(shape, generator=generator, device=mean.device, dtype=mean.dtype)
             z = mean + torch.exp(0.5 * logvar) * eps
         else:
             z = mean

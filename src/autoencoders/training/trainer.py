@@ -61,7 +61,11 @@ class Trainer:
     Args:
         model: the model; ``model(x)`` is passed to the loss with the clean ``x`` as target.
         loss: None (:func:`autoencoders.losses.default_loss`), a registered loss name, or a
-            callable ``loss(output, x) -> LossOutput`` whose total is a batch mean.
+            callable ``loss(output, x) -> LossOutput`` whose total is a batch mean. A loss with
+            a ``set_step(step)`` method is told the number of optimizer steps taken before
+            every training batch and before validation (a schedule inside the loss, such as
+            the growing capacity of :class:`~autoencoders.losses.CapacityELBOLoss`); the step
+            is checkpointed, so a resumed run continues the schedule exactly.
         optimizer: a name in :data:`autoencoders.registry.optimizers` (``"adam"``, fused where
             possible, ``"adamw"``, ``"sgd"``, ...) or a callable ``params -> Optimizer``.
         lr: learning rate, passed to a named optimizer (always: it replaces the factory's
@@ -330,8 +334,11 @@ class Trainer:
         per_step = self.scheduler if self.schedule.per_step else None
         skip = self.nonfinite == "skip"
         step_cbs = [cb for cb in self.callbacks if overrides(cb, "on_step_end")]
+        set_step = getattr(loss_fn, "set_step", None)
         self.model.train()
         for x, scale in batches:
+            if set_step is not None:
+                set_step(state.global_step)
             with rt.autocast():
                 out = loss_fn(rt.module_for(x.shape[0], steady)(x), x)
             total = out.total
@@ -373,6 +380,9 @@ class Trainer:
 
     def _evaluate_source(self, src: BatchSource) -> dict[str, float]:
         seed = (self.eval_seed if self.eval_seed is not None else self.seed or 0) + self.rank
+        set_step = getattr(self.loss_fn, "set_step", None)
+        if set_step is not None:
+            set_step(self.global_step)
         return evaluate_objective(
             unwrap_model(self.model), self.loss_fn, src.eval_batches(), seed=seed,
             autocast=self.runtime.autocast, names=self.state.part_names,

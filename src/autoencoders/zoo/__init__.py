@@ -1,7 +1,7 @@
 """The named architectures, and :func:`build` / :func:`list_models` / :func:`compose`.
 
 ``classic`` holds the classic architectures, ``families`` the model families beyond them
-(beta-VAE, WAE-MMD, VQ-VAE, sparse and contractive AEs), ``compose`` the wiring they share
+(beta-VAE, IWAE, WAE-MMD, VQ-VAE, sparse and contractive AEs), ``compose`` the wiring they share
 and ``factory`` the public :func:`build`.
 
 Each architecture is a thin function registered in :data:`autoencoders.models` that wires
@@ -27,7 +27,7 @@ from autoencoders.zoo.classic import (
 )
 from autoencoders.zoo.compose import MNIST_SHAPE, compose, mirrored_conv, mirrored_mlp
 from autoencoders.zoo.factory import build, list_models
-from autoencoders.zoo.families import beta_vae, contractive_ae, sparse_ae, vq_vae, wae_mmd
+from autoencoders.zoo.families import beta_vae, contractive_ae, iwae, sparse_ae, vq_vae, wae_mmd
 
 __all__ = [
     "MNIST_SHAPE",
@@ -42,6 +42,7 @@ __all__ = [
     "conv_vae",
     "dae",
     "families",
+    "iwae",
     "linear_ae",
     "list_models",
     "mirrored_conv",

@@ -5,6 +5,7 @@ Every family here is the plain dense (``encoder="mlp"``, the default) or convolu
 
 =================  =============================================================================
 ``beta_vae``       the VAE, trained with ``recon + beta * kl`` (the loss the model names)
+``iwae``           the VAE drawing ``k`` codes per input, trained on the importance-weighted bound
 ``wae_mmd``        an MMD bottleneck: deterministic code + ``weight * MMD^2(q(z), prior)``
 ``vq_vae``         a vector-quantised bottleneck (codebook, straight-through gradient)
 ``sparse_ae``      the AE with a sigmoid code and a sparsity regularizer
@@ -33,7 +34,7 @@ from autoencoders.model import Autoencoder
 from autoencoders.registry import models, regularizers
 from autoencoders.zoo.compose import MNIST_SHAPE, hidden_sizes, mirrored_conv, mirrored_mlp
 
-__all__ = ["ENCODERS", "beta_vae", "contractive_ae", "sparse_ae", "vq_vae", "wae_mmd"]
+__all__ = ["ENCODERS", "beta_vae", "contractive_ae", "iwae", "sparse_ae", "vq_vae", "wae_mmd"]
 
 #: What ``encoder=`` of a family accepts: the dense or the convolutional backbone.
 ENCODERS = ("mlp", "conv")
@@ -74,12 +75,16 @@ def beta_vae(
     z: int = 10,
     beta: float = 4.0,
     recon: str = "auto",
+    capacity: float | None = None,
+    capacity_steps: int = 100_000,
+    gamma: float = 1000.0,
     encoder: str = "mlp",
     hidden: Sequence[int] | None = None,
     channels: Sequence[int] = (16, 32),
     input_shape: Sequence[int] = MNIST_SHAPE,
 ) -> Autoencoder:
-    """The VAE trained with ``recon + beta * KL`` (Higgins et al. 2017).
+    """The VAE trained with ``recon + beta * KL`` (Higgins et al. 2017), or with a growing
+    capacity (Burgess et al. 2018).
 
     ``beta > 1`` trades reconstruction for a code closer to the prior (more disentangled
     factors, blurrier images); ``beta = 1`` is the VAE. The model records its loss
@@ -88,11 +93,19 @@ def beta_vae(
 
         loss = -E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I))
 
+    With ``capacity`` (nats) it is the capacity-controlled variant instead
+    (:class:`~autoencoders.losses.CapacityELBOLoss`, ``beta`` unused)::
+
+        loss = -E_q[log p(x|z)] + gamma * |KL - C|,   C = capacity * min(1, step / capacity_steps)
+
     Args:
         h: hidden size of the dense backbone.
         z: code size.
         beta: the KL weight, >= 0.
         recon: ``"auto"`` (BCE for the sigmoid output), ``"bce"`` or ``"mse"``.
+        capacity: the final KL capacity ``C_max`` in nats, or None for the plain beta-VAE.
+        capacity_steps: optimizer steps over which the capacity grows to ``capacity``.
+        gamma: the weight of ``|KL - C|``.
         encoder: ``"mlp"`` or ``"conv"`` (channels ``channels``).
         hidden: several hidden sizes instead of ``h``.
         channels: the conv backbone's channels.
@@ -103,11 +116,65 @@ def beta_vae(
         >>> model = autoencoders.build("beta_vae", h=64, z=4, beta=2.0)
         >>> autoencoders.losses.default_loss(model)
         ELBOLoss(recon='auto', beta=2.0)
+        >>> autoencoders.losses.default_loss(autoencoders.build("beta_vae", capacity=25.0))
+        CapacityELBOLoss(recon='auto', gamma=1000.0, capacity=25.0, capacity_steps=100000)
     """
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
         raise ValueError(f"beta must be a number >= 0, got {beta!r}")
     model = _backbone(encoder, input_shape, h, hidden, channels, z, "gaussian")
-    model.loss_spec = {"name": "elbo", "kwargs": {"recon": recon, "beta": float(beta)}}
+    if capacity is None:
+        model.loss_spec = {"name": "elbo", "kwargs": {"recon": recon, "beta": float(beta)}}
+    else:
+        kwargs = {"recon": recon, "gamma": gamma, "capacity": capacity}
+        model.loss_spec = {
+            "name": "capacity_elbo",
+            "kwargs": {**kwargs, "capacity_steps": capacity_steps},
+        }
+    return model
+
+
+@models.register("iwae", aliases=("importance_weighted_ae",))
+def iwae(
+    h: int = 400,
+    z: int = 20,
+    k: int = 5,
+    recon: str = "auto",
+    encoder: str = "mlp",
+    hidden: Sequence[int] | None = None,
+    channels: Sequence[int] = (16, 32),
+    input_shape: Sequence[int] = MNIST_SHAPE,
+) -> Autoencoder:
+    """Importance-weighted autoencoder (Burda et al. 2016): the VAE trained on a tighter bound.
+
+    The Gaussian bottleneck draws ``k`` codes per input from one encoder pass
+    (``GaussianBottleneck(samples=k)``), the decoder decodes all of them, and the model trains
+    with :class:`~autoencoders.losses.IWAELoss`::
+
+        loss = -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),    z_i ~ q(z|x)
+
+    ``k = 1`` is the VAE. Same weights as the VAE of the same sizes: ``build("vae")`` weights
+    load into it and back. In eval mode it encodes to the mean, like the VAE.
+
+    Args:
+        h: hidden size of the dense backbone.
+        z: code size.
+        k: codes (importance samples) per input.
+        recon: ``"auto"`` (BCE for the sigmoid output), ``"bce"`` or ``"mse"``.
+        encoder: ``"mlp"`` or ``"conv"``.
+        hidden: several hidden sizes instead of ``h``.
+        channels: the conv backbone's channels.
+        input_shape: shape of one input.
+
+    Example:
+        >>> import torch, autoencoders
+        >>> model = autoencoders.build("iwae", h=32, z=4, k=3)
+        >>> model(torch.rand(2, 1, 28, 28)).logits.shape
+        torch.Size([3, 2, 1, 28, 28])
+        >>> autoencoders.losses.default_loss(model)
+        IWAELoss(recon='auto')
+    """
+    model = _backbone(encoder, input_shape, h, hidden, channels, z, "gaussian", {"samples": k})
+    model.loss_spec = {"name": "iwae", "kwargs": {"recon": recon}}
     return model
 
 
