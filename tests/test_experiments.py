@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,12 +16,14 @@ from autoencoders.runs.recipes.faces import effective_weight_decay
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
+#: The ten classic experiments and the model families' comparison.
 TEN = [
     "ae-vs-vae-latents",
     "conv-denoising",
     "dae-noise-types",
     "dense-ae",
     "face-vae",
+    "families",
     "linear-vs-pca",
     "relu-vs-sigmoid",
     "small-conv-latents",
@@ -238,3 +241,28 @@ def test_a_recipe_runs_on_fashion_mnist(tmp_path):
         assert path.stat().st_size > 5000 and caption
     record = json.loads((result.dir / "experiment.json").read_text())
     assert record["quick"] is True and record["settings"]["epochs"] == 1
+
+
+def test_the_families_experiment_writes_each_familys_check(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    data = from_tensors(torch.rand(64, 1, 28, 28, generator=g), torch.arange(64) % 4)
+    exp = runs.get_experiment("families")
+    # no figures here (the docs gallery draws them): the notes are written without them
+    quiet = dataclasses.replace(exp, settings={**exp.settings, "plots": False})
+    result = run_experiment(quiet, out=tmp_path / "f", splits=data, epochs=1)
+    rows = {r["run"]: r for r in result.rows}
+    assert set(rows) == {c.name for c in runs.get_experiment("families").configs(False)}
+    # every model gets the same measurements; the VAEs their NLL, the VQ-VAEs their codebook
+    for row in rows.values():
+        assert row["code_mmd"] is not None and row["jacobian_norm"] > 0
+    assert rows["ae"]["jacobian_vs_ae"] == 1.0
+    assert rows["iwae_k=5"]["test_nll_500"] > 0 and rows["ae"].get("test_nll_500") is None
+    assert 1.0 <= rows["vq_vae"]["perplexity"] <= 128
+    assert rows["sparse_ae"]["code_mean"] is not None
+    notes = " ".join(result.notes)
+    for start in ("IWAE (k=5) test NLL", "beta-VAE over beta", "VQ-VAE with dead-code",
+                  "VQ-VAE without dead-code", "WAE-MMD test MMD", "Sparse AE mean code",
+                  "Contractive AE mean Jacobian"):  # fmt: skip
+        assert start in notes, start
+    assert result.figures == []
+    assert "Contractive AE mean Jacobian" in (result.dir / "comparison.md").read_text()

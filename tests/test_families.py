@@ -239,6 +239,28 @@ def test_vq_terms_by_hand() -> None:
     assert b.indices(h).tolist() == [[0, 1]]
 
 
+def test_the_first_training_batch_initialises_the_codebook(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    b = VQBottleneck(in_features=6, z=6, codebook_size=8, code_dim=3)
+    h = torch.randn(10, 6)
+    b.eval()
+    b(h)
+    assert not bool(b.initialised)  # not in eval mode
+    b.train()
+    b(h)
+    rows = b.fc(h).detach().reshape(-1, 3)  # the batch's encoder outputs, one per group
+    assert bool(b.initialised)
+    assert torch.cdist(b.codebook.detach(), rows).min(dim=1).values.max() < 1e-6
+    # saved and loaded: not initialised again
+    model = _small("vq_vae")
+    model.train()(torch.rand(4, 1, 28, 28))
+    autoencoders.save(model, tmp_path)
+    again = autoencoders.load(tmp_path).train()
+    book = again.bottleneck.codebook.detach().clone()
+    again(torch.rand(4, 1, 28, 28))
+    assert bool(again.bottleneck.initialised) and torch.equal(book, again.bottleneck.codebook)
+
+
 def test_codebook_perplexity() -> None:
     assert float(codebook_perplexity(torch.arange(8), 8)) == pytest.approx(8.0)
     assert float(codebook_perplexity(torch.tensor([0, 0, 1, 1]), 8)) == pytest.approx(2.0)
@@ -247,7 +269,10 @@ def test_codebook_perplexity() -> None:
 @pytest.mark.parametrize("ema", [False, True])
 def test_dead_codes_are_reinitialised_onto_encoder_outputs(ema: bool) -> None:
     torch.manual_seed(0)
-    b = VQBottleneck(in_features=8, z=8, codebook_size=32, code_dim=8, ema=ema, dead_after=3)
+    b = VQBottleneck(
+        in_features=8, z=8, codebook_size=32, code_dim=8, ema=ema, dead_after=3,
+        init_from_data=False,
+    )  # fmt: skip
     with torch.no_grad():  # every code far from the data: one code wins, 31 are dead
         b.codebook.copy_(torch.randn(32, 8) * 0.01 + 50.0)
         b.codebook[0] = 0.0
@@ -263,7 +288,9 @@ def test_dead_codes_are_reinitialised_onto_encoder_outputs(ema: bool) -> None:
 
 def test_vq_without_reinit_keeps_dead_codes() -> None:
     torch.manual_seed(0)
-    b = VQBottleneck(in_features=8, z=8, codebook_size=32, code_dim=8, reinit_dead=False)
+    b = VQBottleneck(
+        in_features=8, z=8, codebook_size=32, code_dim=8, reinit_dead=False, init_from_data=False
+    )
     with torch.no_grad():
         b.codebook.copy_(torch.randn(32, 8) * 0.01 + 50.0)
         b.codebook[0] = 0.0
@@ -275,7 +302,9 @@ def test_vq_without_reinit_keeps_dead_codes() -> None:
 
 def test_vq_ema_updates_the_codebook_without_a_gradient() -> None:
     torch.manual_seed(0)
-    b = VQBottleneck(in_features=4, z=4, codebook_size=8, code_dim=4, ema=True, decay=0.5)
+    b = VQBottleneck(
+        in_features=4, z=4, codebook_size=8, code_dim=4, ema=True, decay=0.5, init_from_data=False
+    )
     assert "codebook" not in dict(b.named_parameters())
     before = b.codebook.clone()
     b.train()

@@ -26,11 +26,24 @@ def test_files_are_json_and_safetensors(saved) -> None:
     assert cfg["architecture"] == {"name": "vae", "kwargs": {"h": 32, "z": 4}}
     assert cfg["bottleneck"] == {
         "name": "gaussian",
-        "kwargs": {"in_features": 32, "z": 4, "sample_in_eval": False},
+        "kwargs": {"in_features": 32, "z": 4, "sample_in_eval": False, "samples": 1},
     }
+    assert "regularizers" not in cfg and "loss" not in cfg  # only written when a model has them
     tensors = load_file(folder / WEIGHTS_NAME)
     assert set(tensors) == set(model.state_dict())
     assert not list(folder.glob("*.tmp"))  # atomic writes leave no temp files
+
+
+def test_a_config_written_before_the_families_still_loads(saved) -> None:
+    model, folder = saved
+    cfg = json.loads((folder / CONFIG_NAME).read_text())
+    del cfg["bottleneck"]["kwargs"]["samples"]  # what version 0.2 wrote
+    (folder / CONFIG_NAME).write_text(json.dumps(cfg))
+    again = autoencoders.load(folder)
+    assert again.bottleneck.samples == 1 and len(again.regularizers) == 0
+    assert again.loss_spec is None
+    weights = model.state_dict()
+    assert all(torch.equal(weights[k], v) for k, v in again.state_dict().items())
 
 
 def test_saved_files_get_ordinary_permissions(saved) -> None:

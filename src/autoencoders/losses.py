@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from autoencoders._utils import unwrap_model
-from autoencoders.blocks.layers import apply_output_activation
+from autoencoders.blocks.layers import apply_output_activation, nonnegative_number
 from autoencoders.registry import losses
 
 __all__ = [
@@ -263,10 +263,8 @@ class ELBOLoss:
     def __init__(self, recon: str = "auto", beta: float = 1.0) -> None:
         if recon not in RECON_KINDS:
             raise ValueError(f"unknown recon {recon!r}; accepted: {', '.join(RECON_KINDS)}")
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
-            raise ValueError(f"beta must be a number >= 0, got {beta!r}")
         self.recon = recon
-        self.beta = float(beta)
+        self.beta = nonnegative_number(beta, "beta")
 
     def __call__(self, output: Any, target: torch.Tensor) -> LossOutput:
         r = reconstruction_per_sample(output, target, self.recon).mean()
@@ -318,9 +316,6 @@ class CapacityELBOLoss:
     ) -> None:
         if recon not in RECON_KINDS:
             raise ValueError(f"unknown recon {recon!r}; accepted: {', '.join(RECON_KINDS)}")
-        for name, value in (("gamma", gamma), ("capacity", capacity)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         if (
             isinstance(capacity_steps, bool)
             or not isinstance(capacity_steps, int)
@@ -328,8 +323,8 @@ class CapacityELBOLoss:
         ):
             raise ValueError(f"capacity_steps must be a positive int, got {capacity_steps!r}")
         self.recon = recon
-        self.gamma = float(gamma)
-        self.capacity = float(capacity)
+        self.gamma = nonnegative_number(gamma, "gamma")
+        self.capacity = nonnegative_number(capacity, "capacity")
         self.capacity_steps = capacity_steps
         self.step = 0
 

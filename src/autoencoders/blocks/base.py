@@ -138,7 +138,8 @@ def spec_of(module: nn.Module, kind: str) -> BlockSpec:
     Example:
         >>> import autoencoders
         >>> spec_of(autoencoders.build("vae", h=8, z=2).bottleneck, "bottleneck")
-        BlockSpec(name='gaussian', kwargs={'in_features': 8, 'z': 2, 'sample_in_eval': False})
+        BlockSpec(name='gaussian', kwargs={'in_features': 8, 'z': 2, 'sample_in_eval': False,
+        'samples': 1})
     """
     record = built_by(module)
     if record is None:

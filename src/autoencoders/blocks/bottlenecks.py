@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from autoencoders.blocks.base import Bottleneck, BottleneckOutput
-from autoencoders.blocks.layers import make_activation, positive_int
+from autoencoders.blocks.layers import make_activation, nonnegative_number, positive_int
 from autoencoders.registry import bottlenecks, priors
 
 #: Scales of the IMQ kernel, times ``2 z`` (Tolstikhin et al. 2018 sum over these).
@@ -232,9 +232,7 @@ class MMDBottleneck(Bottleneck):
         super().__init__()
         self.in_features = positive_int(in_features, "in_features")
         self.z_dim = positive_int(z, "z")
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            raise ValueError(f"weight must be a number >= 0, got {weight!r}")
-        self.weight = float(weight)
+        self.weight = nonnegative_number(weight, "weight")
         self.fc = nn.Linear(self.in_features, self.z_dim)
         self.prior = priors.build(prior, z=self.z_dim)
 

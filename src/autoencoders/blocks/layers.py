@@ -120,6 +120,18 @@ def positive_int(value: Any, what: str) -> int:
     return value
 
 
+def nonnegative_number(value: Any, what: str) -> float:
+    """Check a real number >= 0 (bools refused) and return it as a float.
+
+    Example:
+        >>> nonnegative_number(2, "weight")
+        2.0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{what} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
 def nonnegative_int(value: Any, what: str) -> int:
     """Check an integer >= 0 (bools refused) and return it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -15,7 +15,7 @@ from einops import rearrange
 from torch import nn
 
 from autoencoders.blocks.base import Bottleneck, BottleneckOutput
-from autoencoders.blocks.layers import positive_int
+from autoencoders.blocks.layers import nonnegative_number, positive_int
 from autoencoders.registry import bottlenecks
 
 __all__ = ["VQBottleneck", "codebook_perplexity"]
@@ -37,16 +37,6 @@ def codebook_perplexity(indices: torch.Tensor, codebook_size: int) -> torch.Tens
     return entropy.exp()
 
 
-def _number(value: float, what: str, low: float, high: float | None = None) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and value >= low
-    if ok and high is not None:
-        ok = value < high
-    if not ok:
-        span = f">= {low}" if high is None else f"in [{low}, {high})"
-        raise ValueError(f"{what} must be a number {span}, got {value!r}")
-    return float(value)
-
-
 @bottlenecks.register("vq", aliases=("vector_quantized", "vq_vae"))
 class VQBottleneck(Bottleneck):
     """Nearest-codebook-vector quantisation with straight-through gradients.
@@ -64,6 +54,11 @@ class VQBottleneck(Bottleneck):
 
     Statistics: ``perplexity`` of the batch's codes (:func:`codebook_perplexity`) and
     ``usage``, the fraction of the codebook used by the batch.
+
+    Initialisation: with ``init_from_data`` (the default) the first training batch sets the
+    codebook to randomly chosen encoder outputs of that batch, so every code starts where the
+    data is (a codebook drawn far from the encoder's outputs would leave most codes unused
+    from the start); the flag that it happened is a buffer, saved with the weights.
 
     Dead codes: with ``reinit_dead``, a code that no vector of the last ``dead_after``
     training batches was assigned to is moved onto a randomly chosen encoder output of the
@@ -85,6 +80,7 @@ class VQBottleneck(Bottleneck):
         decay: the moving averages' decay.
         reinit_dead: re-initialise codes unused for ``dead_after`` training batches.
         dead_after: batches without use after which a code counts as dead.
+        init_from_data: set the codebook from the first training batch's encoder outputs.
 
     Example:
         >>> b = VQBottleneck(in_features=32, z=8, codebook_size=16, code_dim=4)
@@ -109,7 +105,8 @@ class VQBottleneck(Bottleneck):
         ema: bool = False,
         decay: float = 0.99,
         reinit_dead: bool = True,
-        dead_after: int = 50,
+        dead_after: int = 20,
+        init_from_data: bool = True,
     ) -> None:
         super().__init__()
         self.in_features = positive_int(in_features, "in_features")
@@ -122,11 +119,14 @@ class VQBottleneck(Bottleneck):
                 f"groups of code_dim); e.g. z={self.z_dim - self.z_dim % self.code_dim or self.code_dim}"
             )
         self.groups = self.z_dim // self.code_dim
-        self.commitment_weight = _number(commitment_weight, "commitment_weight", 0.0)
+        self.commitment_weight = nonnegative_number(commitment_weight, "commitment_weight")
         self.ema = bool(ema)
-        self.decay = _number(decay, "decay", 0.0, 1.0)
+        self.decay = nonnegative_number(decay, "decay")
+        if self.decay >= 1.0:
+            raise ValueError(f"decay must be a number in [0, 1), got {decay!r}")
         self.reinit_dead = bool(reinit_dead)
         self.dead_after = positive_int(dead_after, "dead_after")
+        self.init_from_data = bool(init_from_data)
         self.fc = nn.Linear(self.in_features, self.z_dim)
         k = self.codebook_size
         init = torch.empty(k, self.code_dim).uniform_(-1.0 / k, 1.0 / k)
@@ -137,6 +137,13 @@ class VQBottleneck(Bottleneck):
         else:
             self.codebook = nn.Parameter(init)
         self.register_buffer("idle", torch.zeros(k, dtype=torch.long))
+        self.register_buffer("initialised", torch.tensor(not self.init_from_data))
+
+    def _initialised(self) -> bool:
+        """Whether the codebook was set from data (read from the buffer once it is)."""
+        if not getattr(self, "_seen_initialised", False):
+            self._seen_initialised = bool(self.initialised)
+        return self._seen_initialised
 
     def _nearest(self, flat: torch.Tensor) -> torch.Tensor:
         """Index of the nearest codebook vector of each row of ``flat`` ``(N, code_dim)``."""
@@ -152,6 +159,10 @@ class VQBottleneck(Bottleneck):
     def forward(self, h: torch.Tensor) -> BottleneckOutput:
         e = rearrange(self.fc(h).float(), "b (g d) -> b g d", d=self.code_dim)
         flat = rearrange(e, "b g d -> (b g) d")
+        if self.training and not self._initialised():
+            with torch.no_grad():
+                self._replace(torch.arange(self.codebook_size, device=flat.device), flat.detach())
+                self.initialised.fill_(True)
         idx = self._nearest(flat.detach())
         if self.training:
             with torch.no_grad():
@@ -186,13 +197,17 @@ class VQBottleneck(Bottleneck):
         dead = torch.nonzero(self.idle >= self.dead_after).flatten()
         if dead.numel() == 0:
             return
-        picks = torch.randint(flat.shape[0], (dead.numel(),), device=flat.device)
+        self._replace(dead, flat)
+
+    def _replace(self, codes: torch.Tensor, flat: torch.Tensor) -> None:
+        """Move ``codes`` onto randomly chosen rows of ``flat`` (the batch's encoder outputs)."""
+        picks = torch.randint(flat.shape[0], (codes.numel(),), device=flat.device)
         fresh = flat[picks].to(self.codebook.dtype)
-        self.codebook.data[dead] = fresh
+        self.codebook.data[codes] = fresh
         if self.ema:
-            self.ema_sum[dead] = fresh
-            self.ema_count[dead] = 1.0
-        self.idle[dead] = 0
+            self.ema_sum[codes] = fresh
+            self.ema_count[codes] = 1.0
+        self.idle[codes] = 0
 
     def sample_prior(
         self,

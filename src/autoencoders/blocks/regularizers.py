@@ -14,17 +14,12 @@ from collections.abc import Callable
 import torch
 
 from autoencoders.blocks.base import Regularizer, RegularizerOutput
+from autoencoders.blocks.layers import nonnegative_number
 from autoencoders.registry import regularizers
 
 __all__ = ["ContractiveRegularizer", "SparsityRegularizer", "jacobian_frobenius"]
 
 SPARSITY_KINDS = ("kl", "l1")
-
-
-def _weight(value: float, what: str = "weight") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"{what} must be a number >= 0, got {value!r}")
-    return float(value)
 
 
 @regularizers.register("sparsity", aliases=("sparse",))
@@ -60,7 +55,7 @@ class SparsityRegularizer(Regularizer):
             raise ValueError(f"rho must be a number in (0, 1), got {rho!r}")
         self.kind = kind
         self.rho = float(rho)
-        self.weight = _weight(weight)
+        self.weight = nonnegative_number(weight, "weight")
 
     def forward(
         self, x: torch.Tensor, z: torch.Tensor, encode: Callable | None
@@ -137,7 +132,7 @@ class ContractiveRegularizer(Regularizer):
 
     def __init__(self, weight: float = 0.1) -> None:
         super().__init__()
-        self.weight = _weight(weight)
+        self.weight = nonnegative_number(weight, "weight")
 
     def forward(
         self, x: torch.Tensor, z: torch.Tensor, encode: Callable[[torch.Tensor], torch.Tensor]

@@ -24,10 +24,18 @@ Numbers are per sample or per pixel, averaged over the whole data, in float64:
 The functions live in submodules by kind -- :mod:`~autoencoders.metrics.reconstruction`
 (MSE, PSNR), :mod:`~autoencoders.metrics.denoising` (the error on a seeded noisy copy),
 :mod:`~autoencoders.metrics.likelihood` (ELBO, IWAE),
-:mod:`~autoencoders.metrics.probes` (PCA baseline, linear probe) and
+:mod:`~autoencoders.metrics.probes` (PCA baseline, linear probe),
+:mod:`~autoencoders.metrics.codes` (codebook use, distance to the prior, Jacobian norm, the
+blocks' statistics) and
 :mod:`~autoencoders.metrics.evaluate` (all of them) -- and are all importable from here.
 """
 
+from autoencoders.metrics.codes import (
+    block_statistics,
+    code_mmd,
+    codebook_usage,
+    mean_jacobian_norm,
+)
 from autoencoders.metrics.denoising import denoising_mse, noisy_copy
 from autoencoders.metrics.evaluate import evaluate_model
 from autoencoders.metrics.likelihood import (
@@ -49,6 +57,9 @@ __all__ = [
     "DEFAULT_SIGMA",
     "LIKELIHOODS",
     "ProbeResult",
+    "block_statistics",
+    "code_mmd",
+    "codebook_usage",
     "denoising_mse",
     "elbo",
     "evaluate_model",
@@ -56,6 +67,7 @@ __all__ = [
     "iwae_nll",
     "linear_probe_accuracy",
     "log_likelihood",
+    "mean_jacobian_norm",
     "mse_per_pixel",
     "noisy_copy",
     "pca_baseline_mse",

@@ -10,6 +10,7 @@ import torch
 
 from autoencoders._utils import gather, unwrap_model
 from autoencoders.metrics._common import data_range_of
+from autoencoders.metrics.codes import block_statistics, codebook_usage
 from autoencoders.metrics.denoising import denoising_mse
 from autoencoders.metrics.likelihood import elbo, iwae_nll
 from autoencoders.metrics.probes import ProbeResult, linear_probe_accuracy, pca_baseline_mse
@@ -70,6 +71,11 @@ def evaluate_model(
       reconstruction of a fixed noisy copy of the test set, drawn with ``model.noise`` or
       ``denoising_noise`` from a generator seeded by ``seed``, against the clean test set) and
       ``denoising_psnr`` (its PSNR, dB). Models with the same noise settings see the same copy.
+    * Models with regularizers or a quantising bottleneck: ``test_<name>`` for each statistic
+      their blocks report (:func:`~autoencoders.metrics.block_statistics`, e.g.
+      ``test_code_mean`` of a sparse code, ``test_jacobian_norm`` of a contractive one), and
+      for a VQ code ``test_perplexity`` and ``test_usage`` over the whole test set
+      (:func:`~autoencoders.metrics.codebook_usage`).
     * VAEs: ``test_elbo`` (the ELBO itself, a log-likelihood bound: negative, higher is
       better), ``test_recon`` and ``test_kl`` (its two terms, nats per sample, see
       :func:`elbo`); ``test_nll`` (:func:`iwae_nll` with ``iwae_k = k`` importance samples,
@@ -115,6 +121,12 @@ def evaluate_model(
         )
         out["denoising_mse"] = dmse
         out["denoising_psnr"] = psnr_from_mse(dmse, data_range_of(net))
+    if len(getattr(net, "regularizers", ())) or hasattr(net.bottleneck, "indices"):
+        # what the blocks report, over the test set; a codebook's use over the whole set
+        stats = block_statistics(net, test_xy[0], batch_size=batch_size)
+        if hasattr(net.bottleneck, "indices"):
+            stats.update(codebook_usage(net, test_xy[0], batch_size=batch_size))
+        out.update({f"test_{k}": v for k, v in stats.items() if k != "codebook_size"})
     if net.is_variational:
         e = elbo(net, test, seed=seed, batch_size=batch_size)
         out["test_elbo"], out["test_recon"], out["test_kl"] = e["elbo"], e["recon"], e["kl"]

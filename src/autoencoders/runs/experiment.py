@@ -100,6 +100,9 @@ class Experiment:
             the best VAE rebuilt as an AE); trained after them, in the same folder and table.
         figures: ``figures(ctx) -> [(png name, caption), ...]``: comparison figures drawn into
             ``ctx.dir`` (the overlaid loss curves are always drawn).
+        notes: ``notes(ctx) -> [str, ...]``: lines for ``comparison.md``, read off the trained
+            runs after the last one (e.g. whether each check of the comparison holds, as
+            measured); written with or without figures.
         fallback_data: a dataset name used, with a note, when ``settings["data"]`` is not on
             disk and the user did not name data (e.g. generated faces for CelebA).
         prepare: ``prepare(settings) -> settings``, applied last (settings that follow others,
@@ -118,6 +121,7 @@ class Experiment:
     columns: Callable[[ExperimentContext, Config, RunResult], Mapping[str, Any]] | None = None
     followup: Callable[[ExperimentContext], Sequence[Config]] | None = None
     figures: Callable[[ExperimentContext], Figures] | None = None
+    notes: Callable[[ExperimentContext], Sequence[str]] | None = None
     fallback_data: str | None = None
     prepare: Callable[[RunSettings], RunSettings] | None = None
 
@@ -403,6 +407,8 @@ def run_experiment(
             record["configs"] += [dataclasses.asdict(c) for c in more]
             _train(ctx, more, overrides, splits, overwrite, command)
         rows = _rows(ctx)
+        if exp.notes is not None:
+            ctx.notes.extend(exp.notes(ctx))
         figures: list[tuple[Path, str]] = []
         if settings.plots:
             histories = {c.caption: ctx.results[c.name].history for c in ctx.configs}

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from autoencoders.blocks.layers import nonnegative_number
 from autoencoders.model import Autoencoder
 from autoencoders.registry import models, regularizers
 from autoencoders.zoo.compose import MNIST_SHAPE, hidden_sizes, mirrored_conv, mirrored_mlp
@@ -119,11 +120,10 @@ def beta_vae(
         >>> autoencoders.losses.default_loss(autoencoders.build("beta_vae", capacity=25.0))
         CapacityELBOLoss(recon='auto', gamma=1000.0, capacity=25.0, capacity_steps=100000)
     """
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
-        raise ValueError(f"beta must be a number >= 0, got {beta!r}")
+    beta = nonnegative_number(beta, "beta")
     model = _backbone(encoder, input_shape, h, hidden, channels, z, "gaussian")
     if capacity is None:
-        model.loss_spec = {"name": "elbo", "kwargs": {"recon": recon, "beta": float(beta)}}
+        model.loss_spec = {"name": "elbo", "kwargs": {"recon": recon, "beta": beta}}
     else:
         kwargs = {"recon": recon, "gamma": gamma, "capacity": capacity}
         model.loss_spec = {

@@ -13,12 +13,13 @@ dae-noise-types     Gaussian-noise against masking-noise DAEs, their first-layer
 ae-vs-vae-latents   the 2-D codes of a plain AE and of a VAE on one figure
 small-conv-latents  the small Keras-style conv AE over code sizes 2, 4, 8, 16, and denoising
 face-vae            the 64x64 face VAE (z = 512) with the original optimizer and loss
+families            beta-VAE, IWAE, WAE-MMD, VQ-VAE, sparse and contractive AEs, same budget
 ==================  =============================================================================
 
 Run one with ``autoencoders experiment run NAME --out DIR`` (``--quick`` for a smoke test) or
 :func:`autoencoders.runs.run_experiment`.
 """
 
-from autoencoders.runs.recipes import classic, denoising, faces, latents
+from autoencoders.runs.recipes import classic, denoising, faces, families, latents
 
-__all__ = ["classic", "denoising", "faces", "latents"]
+__all__ = ["classic", "denoising", "faces", "families", "latents"]
