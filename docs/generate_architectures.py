@@ -42,12 +42,12 @@ override its defaults:
     model = autoencoders.build("vae", h=400, z=20)   # the same as autoencoders.build("vae")
     model = autoencoders.build("mlp_vae")            # an alias names the same builder
 
-Parameter counts are those of the default arguments. ``kind`` is VAE for a Gaussian bottleneck,
-VQ for a vector-quantised one, WAE for an MMD one, DAE for a model that corrupts its input in
+Parameter counts are those of the default arguments. ``kind`` is VAE for a Gaussian bottleneck
+(CVAE when it also sees a label), VQ for a vector-quantised one, WAE for an MMD one, DAE for a model that corrupts its input in
 training, AE otherwise, followed by the model's regularizers (``+ sparsity``); any model becomes
 a denoising one with ``build(name, noise="gaussian", noise_factor=0.3)`` (or ``"masking"``,
-``"salt_and_pepper"``). The families beyond the classics (``beta_vae``, ``wae_mmd``, ``vq_vae``,
-``sparse_ae``, ``contractive_ae``) take ``encoder="conv"`` for the convolutional backbone. The
+``"salt_and_pepper"``). The families beyond the classics (``beta_vae``, ``iwae``, ``wae_mmd``,
+``vq_vae``, ``cvae``, ``sparse_ae``, ``contractive_ae``) take ``encoder="conv"`` for the convolutional backbone. The
 figures of the classic models are checked by the test suite (``tests/test_param_counts.py``).
 
 """
@@ -56,7 +56,7 @@ figures of the classic models are checked by the test suite (``tests/test_param_
 def _kind(model: autoencoders.Autoencoder) -> str:
     bottleneck = model.config["bottleneck"]["name"]
     if model.is_variational:
-        kind = "VAE"
+        kind = "CVAE" if model.takes_labels else "VAE"
     elif bottleneck in ("vq", "mmd"):
         kind = {"vq": "VQ", "mmd": "WAE"}[bottleneck]
     else:
@@ -131,6 +131,8 @@ def render() -> str:
         out.append("The blocks the defaults build, as recorded in ``config.json``:\n")
         out.append(".. code-block:: text\n")
         parts = [(p, cfg[p]) for p in ("encoder", "bottleneck", "decoder", "noise")]
+        if "condition" in cfg:
+            parts.append(("condition", cfg["condition"]))
         parts += [("regularizer", r) for r in cfg.get("regularizers", [])]
         if "loss" in cfg:
             parts.append(("loss", cfg["loss"]))

@@ -123,7 +123,7 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
 def test_list_pattern(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["list", "*vae"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
-    assert names == ["beta_vae", "conv_vae", "vae", "vq_vae"]
+    assert names == ["beta_vae", "conv_vae", "cvae", "vae", "vq_vae"]
 
 
 # -- errors --------------------------------------------------------------------------------------

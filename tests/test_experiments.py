@@ -256,11 +256,16 @@ def test_the_families_experiment_writes_each_familys_check(tmp_path):
     for row in rows.values():
         assert row["code_mmd"] is not None and row["jacobian_norm"] > 0
     assert rows["ae"]["jacobian_vs_ae"] == 1.0
-    assert rows["iwae_k=5"]["test_nll_500"] > 0 and rows["ae"].get("test_nll_500") is None
+    assert rows["iwae_k=5"]["test_nll"] > 0 and rows["ae"].get("test_nll") is None
     assert 1.0 <= rows["vq_vae"]["perplexity"] <= 128
     assert rows["sparse_ae"]["code_mean"] is not None
+    # the CVAE trained on the (x, y) split and had its samples judged by a classifier
+    assert 0.0 <= rows["cvae"]["sample_class_acc"] <= 1.0
+    assert 0.0 <= rows["cvae"]["classifier_acc"] <= 1.0 and rows["cvae"]["test_nll"] > 0
+    assert rows["ae"].get("sample_class_acc") is None
     notes = " ".join(result.notes)
-    for start in ("IWAE (k=5) test NLL", "beta-VAE over beta", "VQ-VAE with dead-code",
+    for start in ("IWAE (k=5) test NLL", "CVAE samples classified", "beta-VAE over beta",
+                  "VQ-VAE with dead-code",
                   "VQ-VAE without dead-code", "WAE-MMD test MMD", "Sparse AE mean code",
                   "Contractive AE mean Jacobian"):  # fmt: skip
         assert start in notes, start

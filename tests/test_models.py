@@ -21,6 +21,11 @@ def _batch(model: autoencoders.Autoencoder, n: int, seed: int = 0) -> torch.Tens
     return x * 2 - 1 if model.output_activation == "tanh" else x
 
 
+def _kw(model: autoencoders.Autoencoder, n: int) -> dict:
+    """A conditional model's labels for a batch of ``n`` (every class in turn)."""
+    return {"labels": torch.arange(n) % model.num_classes} if model.takes_labels else {}
+
+
 @pytest.fixture(scope="module", params=MODELS)
 def model(request: pytest.FixtureRequest) -> autoencoders.Autoencoder:
     torch.manual_seed(0)
@@ -30,7 +35,7 @@ def model(request: pytest.FixtureRequest) -> autoencoders.Autoencoder:
 def test_forward_backward_shapes(model: autoencoders.Autoencoder) -> None:
     model.train()
     x = _batch(model, 3)
-    out = model(x)
+    out = model(x, **_kw(model, 3))
     k = getattr(model.bottleneck, "samples", 1)  # codes drawn per input (the IWAE's k)
     lead = (k,) if k > 1 else ()
     assert out.logits.shape == (*lead, *x.shape)
@@ -54,11 +59,12 @@ def test_forward_backward_shapes(model: autoencoders.Autoencoder) -> None:
 def test_encode_decode_reconstruct_shapes(model: autoencoders.Autoencoder) -> None:
     model.eval()
     x = _batch(model, 2)
+    kw = _kw(model, 2)
     with torch.no_grad():
-        z = model.encode(x)
+        z = model.encode(x, **kw)
         assert z.shape == (2, model.z_dim)
-        assert model.decode(z).shape == x.shape
-        r = model.reconstruct(x)
+        assert model.decode(z, **kw).shape == x.shape
+        r = model.reconstruct(x, **kw)
     assert r.shape == x.shape
     lo, hi = {"sigmoid": (0, 1), "tanh": (-1, 1), "relu": (0, float("inf"))}.get(
         model.output_activation, (-float("inf"), float("inf"))
@@ -72,7 +78,7 @@ def test_wrong_shapes_are_named(model: autoencoders.Autoencoder) -> None:
     expected_z = rf"expects latent codes of shape \(N, {z}\), got shape "
     for bad in ((2, z + 1), (z,), (2, 1, z)):
         with pytest.raises(ValueError, match=expected_z + re.escape(str(bad))):
-            model.decode(torch.zeros(bad))
+            model.decode(torch.zeros(bad), **_kw(model, bad[0] if len(bad) == 2 else 1))
     expected_x = re.escape(f"expects inputs of shape (N, {', '.join(map(str, shape))}), got shape ")
     flat = (2, math.prod(shape))
     wider = (2, *shape[:-1], shape[-1] + 1)
@@ -88,9 +94,10 @@ def test_wrong_shapes_are_named(model: autoencoders.Autoencoder) -> None:
 def test_sample_alone_equals_sample_in_batch(model: autoencoders.Autoencoder) -> None:
     model.eval()
     x = _batch(model, 4, seed=1)
+    kw = _kw(model, 4)
     with torch.no_grad():
-        batch = model(x)
-        alone = model(x[2:3])
+        batch = model(x, **kw)
+        alone = model(x[2:3], **{k: v[2:3] for k, v in kw.items()})
     torch.testing.assert_close(alone.logits, batch.logits[2:3], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(alone.z, batch.z[2:3], rtol=1e-4, atol=1e-5)
 
@@ -116,10 +123,10 @@ def test_save_load_identical_outputs(model: autoencoders.Autoencoder, tmp_path: 
     for key, value in expected.items():
         assert loaded[key].dtype == value.dtype, key
         assert torch.equal(loaded[key], value), key
-    x = _batch(model, 2)
+    x, kw = _batch(model, 2), _kw(model, 2)
     with torch.no_grad():
-        assert torch.equal(again(x).logits, model(x).logits)
-        assert torch.equal(again.reconstruct(x), model.reconstruct(x))
+        assert torch.equal(again(x, **kw).logits, model(x, **kw).logits)
+        assert torch.equal(again.reconstruct(x, **kw), model.reconstruct(x, **kw))
 
 
 def test_sampling_only_with_a_prior(model: autoencoders.Autoencoder) -> None:
@@ -128,7 +135,8 @@ def test_sampling_only_with_a_prior(model: autoencoders.Autoencoder) -> None:
     if model.can_sample:
         g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
         with torch.no_grad():
-            a, b = model.sample(2, generator=g1), model.sample(2, generator=g2)
+            kw = _kw(model, 2)
+            a, b = model.sample(2, generator=g1, **kw), model.sample(2, generator=g2, **kw)
         assert a.shape == (2, *model.input_shape)
         assert torch.equal(a, b)
     else:

@@ -118,7 +118,7 @@ def test_register_rejects_names_that_are_not_strings(widgets: Registry) -> None:
 def test_names_pattern(widgets: Registry) -> None:
     assert widgets.names("sq*") == ["square"]
     assert widgets.names("SQ*") == ["square"]
-    assert autoencoders.list_models("*vae") == ["beta_vae", "conv_vae", "vae", "vq_vae"]
+    assert autoencoders.list_models("*vae") == ["beta_vae", "conv_vae", "cvae", "vae", "vq_vae"]
     assert autoencoders.list_models("Conv-*") == ["conv_ae", "conv_dae", "conv_vae"]
     assert autoencoders.list_models(None) == autoencoders.list_models()
 

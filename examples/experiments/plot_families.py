@@ -4,15 +4,16 @@ Model families on one backbone
 
 The families beyond the classics, each one part swapped or added on the same dense
 784-400-16 backbone and trained with the same budget: the plain AE, the beta-VAE at
-beta = 0.5, 1, 2, 4, the IWAE (k = 5), the WAE-MMD, the VQ-VAE with and without dead-code
+beta = 0.5, 1, 2, 4, the IWAE (k = 5), the CVAE (given the class label), the WAE-MMD, the VQ-VAE with and without dead-code
 re-initialisation, the sparse and the contractive AE. Every model gets the same test-set
 columns (KL and importance-weighted NLL, MMD of the codes to the prior, the encoder's
-Jacobian norm, codebook perplexity and usage, mean code activation), and the notes under the
-title state each family's check as measured.
+Jacobian norm, codebook perplexity and usage, mean code activation; for the CVAE, how often
+a classifier of real images names the class its samples were asked for), and the notes under
+the title state each family's check as measured.
 
 **The reference**: no single original exercise; each family follows its paper (Higgins et
-al. 2017, Burgess et al. 2018, Burda et al. 2016, Tolstikhin et al. 2018, van den Oord et al.
-2017, Rifai et al. 2011), with Adam (learning rate 1e-3, batch 128) for 20 epochs on
+al. 2017, Burgess et al. 2018, Burda et al. 2016, Sohn et al. 2015, Tolstikhin et al. 2018,
+van den Oord et al. 2017, Rifai et al. 2011), with Adam (learning rate 1e-3, batch 128) for 20 epochs on
 Fashion-MNIST.
 
 Run it at full size (20 epochs, all the images) with::

@@ -11,10 +11,11 @@ Every model is ``Encoder -> Bottleneck -> Decoder`` built from registered blocks
 
 Register your own blocks with :func:`register_encoder`, :func:`register_bottleneck`,
 :func:`register_decoder`, :func:`register_noise`, :func:`register_loss`,
-:func:`register_regularizer`, :func:`register_prior` and architectures with
+:func:`register_regularizer`, :func:`register_prior`, :func:`register_condition` and
+architectures with
 :func:`register_model`; they build, train, save and load like the built-in ones. The model
-families beyond the classics (``beta_vae``, ``wae_mmd``, ``vq_vae``, ``sparse_ae``,
-``contractive_ae``) are such compositions: :mod:`autoencoders.zoo.families`.
+families beyond the classics (``beta_vae``, ``iwae``, ``wae_mmd``, ``vq_vae``, ``cvae``,
+``sparse_ae``, ``contractive_ae``) are such compositions: :mod:`autoencoders.zoo.families`.
 """
 
 from autoencoders import data as data
@@ -25,6 +26,7 @@ from autoencoders._version import __version__
 from autoencoders.blocks import (
     Bottleneck,
     BottleneckOutput,
+    Condition,
     Decoder,
     Encoder,
     Prior,
@@ -41,6 +43,7 @@ from autoencoders.registry import (
     UnknownArgumentError,
     UnknownNameError,
     bottlenecks,
+    conditions,
     decoders,
     encoders,
     models,
@@ -68,12 +71,15 @@ register_noise = noise_registry.register
 register_regularizer = regularizers.register
 #: Decorator registering a prior class.
 register_prior = priors.register
+#: Decorator registering a condition class (what a conditional model sees beside ``x``).
+register_condition = conditions.register
 
 __all__ = [
     "Autoencoder",
     "AutoencoderOutput",
     "Bottleneck",
     "BottleneckOutput",
+    "Condition",
     "Decoder",
     "DuplicateNameError",
     "ELBOLoss",
@@ -94,6 +100,7 @@ __all__ = [
     "bottlenecks",
     "build",
     "compose",
+    "conditions",
     "data",
     "decoders",
     "encoders",
@@ -106,6 +113,7 @@ __all__ = [
     "noise_registry",
     "priors",
     "register_bottleneck",
+    "register_condition",
     "register_decoder",
     "register_encoder",
     "register_loss",

@@ -166,6 +166,32 @@ def iter_batches(
         yield _as_float_tensor(x, what), (torch.as_tensor(y) if y is not None else None)
 
 
+def label_kwargs(model: Any, y: torch.Tensor | None, what: str = "data") -> dict[str, Any]:
+    """``{"labels": y}`` for a conditional model (one that ``takes_labels``), else ``{}``.
+
+    Every metric and plot that runs a model on data passes its batches' labels this way, so
+    a conditional model gets them and every other model runs as before.
+
+    Raises:
+        ValueError: the model is conditional and ``y`` is None (the data has no labels).
+
+    Example:
+        >>> import autoencoders
+        >>> label_kwargs(autoencoders.build("ae", h=8, z=2), torch.arange(3))
+        {}
+        >>> label_kwargs(autoencoders.build("cvae", h=8, z=2), torch.arange(3))
+        {'labels': tensor([0, 1, 2])}
+    """
+    if not getattr(model, "takes_labels", False):
+        return {}
+    if y is None:
+        raise ValueError(
+            f"{what} has no labels, but the model is conditional (it takes labels=); give "
+            "(x, y) items or an (x, y) pair of tensors"
+        )
+    return {"labels": y}
+
+
 def gather(
     data: Any,
     batch_size: int = 4096,

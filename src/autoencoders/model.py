@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,15 +12,18 @@ import torch
 from torch import nn
 
 from autoencoders.blocks.base import (
+    Block,
     Bottleneck,
     BottleneckOutput,
     Decoder,
     Encoder,
     Regularizer,
     spec_of,
+    to_jsonable,
 )
+from autoencoders.blocks.conditions import check_labels
 from autoencoders.blocks.layers import apply_output_activation, positive_int
-from autoencoders.registry import bottlenecks, decoders, encoders, noise, regularizers
+from autoencoders.registry import bottlenecks, conditions, decoders, encoders, noise, regularizers
 
 __all__ = ["FORMAT_VERSION", "Autoencoder", "AutoencoderOutput"]
 
@@ -93,16 +95,6 @@ def _loss_spec(loss: Any) -> dict[str, Any] | None:
     return to_jsonable({"name": loss["name"], "kwargs": dict(kwargs)}, "loss spec")
 
 
-def to_jsonable(value: Any, where: str) -> Any:
-    try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"{where} is not JSON-serialisable ({exc}); block arguments must be numbers, "
-            "strings, booleans, None, lists or dicts of them"
-        ) from None
-
-
 @functools.cache
 def _takes_draw_keywords(bottleneck_type: type) -> bool:
     """Whether ``bottleneck_type.forward`` accepts ``sample=`` and ``generator=``."""
@@ -119,7 +111,9 @@ class Autoencoder(nn.Module):
     """An autoencoder made of registered blocks.
 
     ``forward(x)`` corrupts ``x`` with the noise transform (training mode only), encodes it,
-    passes the features through the bottleneck and decodes ``z`` to logits.
+    passes the features through the bottleneck and decodes ``z`` to logits. A conditional
+    model (one with a ``condition``) takes ``labels=`` in every method that encodes, decodes
+    or samples: the condition's vector is appended to the encoder's features and to the code.
 
     Args:
         encoder: maps ``(B, *input_shape)`` to ``(B, F)``.
@@ -128,6 +122,9 @@ class Autoencoder(nn.Module):
         noise: optional corruption applied to the encoder's input in training mode.
         regularizers: penalties on the code or the encoder (:class:`~autoencoders.blocks.Regularizer`),
             whose terms go on the output beside the bottleneck's.
+        condition: what a conditional model sees beside ``x``
+            (:class:`~autoencoders.blocks.Condition`, e.g. a one-hot class label of size
+            ``E``): the bottleneck then takes ``F + E`` features and the decoder ``Z + E``.
         architecture: optional ``{"name": ..., "kwargs": ...}`` of the named architecture it was
             built from; informational (saved in the config, shown by the CLI).
         loss: optional ``{"name": ..., "kwargs": ...}`` of the registered loss the model is
@@ -155,6 +152,7 @@ class Autoencoder(nn.Module):
         noise: nn.Module | None = None,
         regularizers: Sequence[Regularizer] | None = None,
         *,
+        condition: Block | None = None,
         architecture: dict[str, Any] | None = None,
         loss: dict[str, Any] | None = None,
     ) -> None:
@@ -162,16 +160,23 @@ class Autoencoder(nn.Module):
         for what, mod in (("encoder", encoder), ("bottleneck", bottleneck), ("decoder", decoder)):
             if not isinstance(mod, nn.Module):
                 raise TypeError(f"{what} must be an nn.Module, got {type(mod).__name__}")
+        if condition is not None and not isinstance(condition, nn.Module):
+            raise TypeError(f"condition must be an nn.Module, got {type(condition).__name__}")
+        e = int(getattr(condition, "out_features", 0)) if condition is not None else 0
+        plus = f" + {e} (the condition)" if e else ""
         f_enc = getattr(encoder, "out_features", None)
         f_bn = getattr(bottleneck, "in_features", None)
-        if f_enc is not None and f_bn is not None and f_enc != f_bn:
+        if f_enc is not None and f_bn is not None and f_enc + e != f_bn:
             raise ValueError(
-                f"encoder outputs {f_enc} features but the bottleneck expects {f_bn}; "
-                f"build the bottleneck with in_features={f_enc}"
+                f"encoder outputs {f_enc}{plus} features but the bottleneck expects {f_bn}; "
+                f"build the bottleneck with in_features={f_enc + e}"
             )
         z_bn, z_dec = getattr(bottleneck, "z_dim", None), getattr(decoder, "z_dim", None)
-        if z_bn is not None and z_dec is not None and z_bn != z_dec:
-            raise ValueError(f"bottleneck z={z_bn} but decoder z={z_dec}; they must match")
+        if z_bn is not None and z_dec is not None and z_bn + e != z_dec:
+            raise ValueError(
+                f"bottleneck z={z_bn}{plus} but decoder z={z_dec}; build the decoder with "
+                f"z={z_bn + e}"
+            )
         in_shape = getattr(encoder, "input_shape", None)
         out_shape = getattr(decoder, "output_shape", None)
         if in_shape is not None and out_shape is not None and tuple(in_shape) != tuple(out_shape):
@@ -188,6 +193,7 @@ class Autoencoder(nn.Module):
             if not isinstance(reg, nn.Module):
                 raise TypeError(f"regularizers must be nn.Modules, got {type(reg).__name__}")
         self.regularizers = nn.ModuleList(regs)
+        self.condition = condition
         self.architecture = dict(architecture) if architecture else None
         self.loss_spec = _loss_spec(loss)
 
@@ -211,6 +217,45 @@ class Autoencoder(nn.Module):
     def can_sample(self) -> bool:
         """Whether the bottleneck has a prior to draw codes from, so :meth:`sample` works."""
         return bool(getattr(self.bottleneck, "has_prior", False) or self.is_variational)
+
+    @property
+    def takes_labels(self) -> bool:
+        """Whether the model is conditional: it takes ``labels=`` (a class per sample)."""
+        return self.condition is not None
+
+    @property
+    def num_classes(self) -> int | None:
+        """The number of classes a conditional model knows (None for other models)."""
+        return None if self.condition is None else int(self.condition.num_classes)
+
+    def _condition(self, labels: Any, n: int, method: str) -> torch.Tensor | None:
+        """The condition's vectors ``(n, E)`` for ``labels``, or None for a model without one."""
+        if self.condition is None:
+            if labels is not None:
+                raise TypeError(
+                    f"{method} got labels, but model {self.name or 'Autoencoder'!r} is not "
+                    "conditional; labels are for models with a condition, e.g. build('cvae')"
+                )
+            return None
+        if labels is None:
+            raise ValueError(
+                f"{method} needs labels= (one class in 0 ... {self.num_classes - 1} per "
+                "sample): the model is conditional"
+            )
+        labels = check_labels(labels, self.condition.num_classes, n, method)
+        p = next(self.parameters(), None)
+        return self.condition(labels.to(p.device if p is not None else "cpu"))
+
+    def _decode_logits(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        """The decoder on ``z`` ``(B, Z)`` or ``(k, B, Z)``, with the condition appended."""
+        if z.dim() == 3:  # k codes per input (an importance-weighted bottleneck)
+            k, n = z.shape[:2]
+            if c is not None:
+                z = torch.cat([z, c.to(z.dtype).expand(k, -1, -1)], dim=2)
+            return self.decoder(z.reshape(k * n, -1)).reshape(k, n, *self.input_shape)
+        if c is not None:
+            z = torch.cat([z, c.to(z.dtype)], dim=1)
+        return self.decoder(z)
 
     @property
     def output_activation(self) -> str:
@@ -266,6 +311,7 @@ class Autoencoder(nn.Module):
         self,
         x: torch.Tensor,
         *,
+        labels: Any = None,
         sample: bool | None = None,
         corrupt: bool | None = None,
         generator: torch.Generator | None = None,
@@ -274,6 +320,8 @@ class Autoencoder(nn.Module):
 
         Args:
             x: a batch ``(N, *input_shape)``.
+            labels: a conditional model's class per sample ``(N,)`` (an int: one for all);
+                only for models that :attr:`takes_labels`.
             corrupt: apply the noise transform (True) or not (False) whatever the mode; None
                 (default) corrupts in training mode only.
             sample: for a Gaussian bottleneck, draw ``z`` (True) or use the mean (False)
@@ -297,6 +345,7 @@ class Autoencoder(nn.Module):
             (True, True)
         """
         self._check_input(x, "Autoencoder.forward")
+        c = self._condition(labels, len(x), "Autoencoder.forward")
         corrupted = None
         if corrupt is None:
             corrupt = self.training
@@ -304,6 +353,8 @@ class Autoencoder(nn.Module):
             corrupted = self.noise(x) if generator is None else self.noise(x, generator=generator)
             x = corrupted
         h = self.encoder(x)
+        if c is not None:
+            h = torch.cat([h, c.to(h.dtype)], dim=1)
         if (sample is not None or generator is not None) and _takes_draw_keywords(
             type(self.bottleneck)
         ):
@@ -311,8 +362,9 @@ class Autoencoder(nn.Module):
         else:  # a bottleneck whose forward takes only h draws as its mode says
             b = self.bottleneck(h)
         terms, stats = dict(b.terms), dict(b.stats)
+        code = self._code if c is None else functools.partial(self._code, labels=labels)
         for reg in self.regularizers:
-            r = reg(x, b.z, self._code)
+            r = reg(x, b.z, code)
             for what, mine, theirs in (("term", terms, r.terms), ("statistic", stats, r.stats)):
                 for key, value in theirs.items():
                     if key in mine:
@@ -321,11 +373,7 @@ class Autoencoder(nn.Module):
                             "another name"
                         )
                     mine[key] = value
-        if b.z.dim() == 3:  # k codes per input (an importance-weighted bottleneck)
-            k, n = b.z.shape[:2]
-            logits = self.decoder(b.z.reshape(k * n, -1)).reshape(k, n, *self.input_shape)
-        else:
-            logits = self.decoder(b.z)
+        logits = self._decode_logits(b.z, c)
         return AutoencoderOutput(
             logits=logits,
             z=b.z,
@@ -338,28 +386,36 @@ class Autoencoder(nn.Module):
             stats=stats,
         )
 
-    def _code(self, x: torch.Tensor) -> torch.Tensor:
+    def _code(self, x: torch.Tensor, labels: Any = None) -> torch.Tensor:
         """``x -> z`` through the encoder and the bottleneck, without drawing: the function
         a regularizer differentiates (the posterior mean for a Gaussian bottleneck)."""
-        h = self.encoder(x)
+        h = self._features(x, labels, "Autoencoder.encode")
         if _takes_draw_keywords(type(self.bottleneck)):
             b = self.bottleneck(h, sample=False)
         else:
             b = self.bottleneck(h)
         return b.mean if b.mean is not None else b.z
 
-    def encode_output(self, x: torch.Tensor) -> BottleneckOutput:
+    def _features(self, x: torch.Tensor, labels: Any, method: str) -> torch.Tensor:
+        """The bottleneck's input: the encoder's features, with the condition appended."""
+        c = self._condition(labels, len(x), method)
+        h = self.encoder(x)
+        return h if c is None else torch.cat([h, c.to(h.dtype)], dim=1)
+
+    def encode_output(self, x: torch.Tensor, labels: Any = None) -> BottleneckOutput:
         """Encode without corruption and return the full bottleneck output (z, mean, ...)."""
         self._check_input(x, "Autoencoder.encode")
-        return self.bottleneck(self.encoder(x))
+        return self.bottleneck(self._features(x, labels, "Autoencoder.encode"))
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Latent codes ``(B, Z)`` of a clean batch: the posterior mean for Gaussian models."""
-        b = self.encode_output(x)
+    def encode(self, x: torch.Tensor, labels: Any = None) -> torch.Tensor:
+        """Latent codes ``(B, Z)`` of a clean batch: the posterior mean for Gaussian models
+        (``labels``: a conditional model's class per sample)."""
+        b = self.encode_output(x, labels)
         return b.mean if b.mean is not None else b.z
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Decoder logits for latent codes ``z`` (apply :attr:`output_activation` for images).
+    def decode(self, z: torch.Tensor, labels: Any = None) -> torch.Tensor:
+        """Decoder logits for latent codes ``z`` (apply :attr:`output_activation` for images);
+        ``labels``: a conditional model's class per code.
 
         Raises:
             ValueError: ``z`` is not of shape ``(N, z_dim)``.
@@ -372,21 +428,34 @@ class Autoencoder(nn.Module):
                 f"Autoencoder.decode expects latent codes of shape (N, {z_dim}), "
                 f"got shape {tuple(z.shape)}"
             )
-        return self.decoder(z)
+        return self._decode_logits(z, self._condition(labels, len(z), "Autoencoder.decode"))
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Deterministic reconstruction in data space (no corruption, posterior mean)."""
-        return apply_output_activation(self.decode(self.encode(x)), self.output_activation)
+    def reconstruct(self, x: torch.Tensor, labels: Any = None) -> torch.Tensor:
+        """Deterministic reconstruction in data space (no corruption, posterior mean);
+        ``labels``: a conditional model's class per sample."""
+        z = self.encode(x, labels)
+        return apply_output_activation(self.decode(z, labels), self.output_activation)
 
     def sample(
         self,
         n: int,
         *,
+        labels: Any = None,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
         """Generate ``n`` outputs in data space by decoding draws from the bottleneck's prior
-        (VAEs, WAEs, VQ-VAEs: see :attr:`can_sample`)."""
+        (VAEs, WAEs, VQ-VAEs: see :attr:`can_sample`).
+
+        ``labels``: for a conditional model, the class to generate, one int for all or one
+        per sample (``torch.arange(n) % model.num_classes`` for every class in turn).
+
+        Example:
+            >>> import autoencoders
+            >>> cvae = autoencoders.build("cvae", h=16, z=2, num_classes=10)
+            >>> cvae.sample(4, labels=torch.tensor([0, 1, 2, 3])).shape
+            torch.Size([4, 1, 28, 28])
+        """
         positive_int(n, "number of samples")
         if not self.can_sample:
             raise TypeError(
@@ -394,8 +463,9 @@ class Autoencoder(nn.Module):
                 "bottleneck; sampling needs one with a prior (e.g. autoencoders.build('vae'), "
                 "'wae_mmd' or 'vq_vae')"
             )
+        c = self._condition(labels, n, "Autoencoder.sample")
         z = self.bottleneck.sample_prior(n, generator=generator, device=device)
-        return apply_output_activation(self.decode(z), self.output_activation)
+        return apply_output_activation(self._decode_logits(z, c), self.output_activation)
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -427,6 +497,10 @@ class Autoencoder(nn.Module):
                 "name": spec.name,
                 "kwargs": to_jsonable(spec.kwargs, f"{kind} {spec.name!r}"),
             }
+        if self.condition is not None:
+            spec = spec_of(self.condition, "condition")
+            kwargs = to_jsonable(spec.kwargs, f"condition {spec.name!r}")
+            cfg["condition"] = {"name": spec.name, "kwargs": kwargs}
         if len(self.regularizers):
             cfg["regularizers"] = []
             for reg in self.regularizers:
@@ -480,19 +554,28 @@ class Autoencoder(nn.Module):
                     f"got {part!r}"
                 )
             built_regs.append(regularizers.build(part["name"], **dict(part.get("kwargs") or {})))
+        cond = config.get("condition")
+        if cond is not None and (not isinstance(cond, dict) or "name" not in cond):
+            raise ValueError(
+                f"config['condition'] must be {{'name': ..., 'kwargs': ...}}, got {cond!r}"
+            )
         return cls(
             built["encoder"],
             built["bottleneck"],
             built["decoder"],
             built["noise"],
             built_regs,
+            condition=None
+            if cond is None
+            else conditions.build(cond["name"], **dict(cond.get("kwargs") or {})),
             architecture=config.get("architecture"),
             loss=config.get("loss"),
         )
 
     def extra_repr(self) -> str:
         name = f"name={self.name!r}, " if self.name else ""
+        classes = f", classes={self.num_classes}" if self.condition is not None else ""
         return (
-            f"{name}input_shape={self.input_shape}, z={self.z_dim}, "
+            f"{name}input_shape={self.input_shape}, z={self.z_dim}{classes}, "
             f"variational={self.is_variational}, output_activation={self.output_activation!r}"
         )

@@ -40,6 +40,7 @@ __all__ = [
     "UnknownArgumentError",
     "UnknownNameError",
     "bottlenecks",
+    "conditions",
     "datasets",
     "decoders",
     "encoders",
@@ -481,6 +482,9 @@ experiments: Registry[Any] = Registry("experiment")
 regularizers: Registry[Any] = Registry("regularizer")
 #: Priors over the code: ``sample(n, z)`` and ``log_prob(z)`` (the standard normal, ...).
 priors: Registry[Any] = Registry("prior")
+#: Conditions: what a conditional model is given beside ``x`` (a class label, as a one-hot
+#: vector or an embedding), seen by the bottleneck and the decoder.
+conditions: Registry[Any] = Registry("condition")
 
 _LIBRARY_REGISTRIES = {
     r.kind: r
@@ -497,6 +501,7 @@ _LIBRARY_REGISTRIES = {
         experiments,
         regularizers,
         priors,
+        conditions,
     )
 }
 

@@ -223,14 +223,14 @@ def write_figures(
     jobs.append(
         (
             "reconstructions.png",
-            lambda p: plots.plot_reconstructions(model, x, n=n, generator=gen(), save=p),
+            lambda p: plots.plot_reconstructions(model, x, n=n, generator=gen(), labels=y, save=p),
         )
     )
     if getattr(model, "can_sample", getattr(model, "is_variational", False)):
         jobs.append(
             ("samples.png", lambda p: plots.plot_samples(model, 64, generator=gen(), save=p))
         )
-    if pairs >= 1:
+    if pairs >= 1 and not getattr(model, "takes_labels", False):  # one class per path only
         jobs.append(
             (
                 "interpolation.png",

@@ -1,7 +1,9 @@
-"""Registered building blocks: encoders, bottlenecks, decoders, regularizers and priors.
+"""Registered building blocks: encoders, bottlenecks, decoders, regularizers, priors and
+conditions.
 
 Every architecture is ``Encoder -> Bottleneck -> Decoder``, plus optional
-:class:`Regularizer` s (penalties on the code or the encoder). Subclass :class:`Encoder`,
+:class:`Regularizer` s (penalties on the code or the encoder) and a :class:`Condition` (a
+label a conditional model sees). Subclass :class:`Encoder`,
 :class:`Bottleneck`, :class:`Decoder`, :class:`Regularizer` or :class:`Prior` and register the
 class to add your own; its constructor keywords are recorded so models using it save and load
 by name. A block's own loss terms (a VQ codebook's, an MMD or a sparsity penalty) go on its
@@ -26,6 +28,7 @@ from autoencoders.blocks.bottlenecks import (
     gaussian_kl,
     imq_mmd,
 )
+from autoencoders.blocks.conditions import Condition, LabelCondition
 from autoencoders.blocks.decoders import ConvDecoder, MLPDecoder
 from autoencoders.blocks.encoders import ConvEncoder, MLPEncoder
 from autoencoders.blocks.layers import apply_output_activation, make_activation
@@ -42,6 +45,7 @@ __all__ = [
     "BlockSpec",
     "Bottleneck",
     "BottleneckOutput",
+    "Condition",
     "ContractiveRegularizer",
     "ConvDecoder",
     "ConvEncoder",
@@ -49,6 +53,7 @@ __all__ = [
     "DeterministicBottleneck",
     "Encoder",
     "GaussianBottleneck",
+    "LabelCondition",
     "MLPDecoder",
     "MLPEncoder",
     "MMDBottleneck",

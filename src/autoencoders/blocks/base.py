@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,6 +30,7 @@ __all__ = [
     "RegularizerOutput",
     "built_by",
     "spec_of",
+    "to_jsonable",
 ]
 
 
@@ -97,6 +99,22 @@ def _capture_init(init: Any) -> Any:
         init(self, *args, **kwargs)
 
     return wrapped
+
+
+def to_jsonable(value: Any, where: str) -> Any:
+    """``value`` as JSON would give it back (lists for tuples), or a TypeError naming ``where``.
+
+    Example:
+        >>> to_jsonable({"hidden": (400,)}, "encoder 'mlp'")
+        {'hidden': [400]}
+    """
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{where} is not JSON-serialisable ({exc}); block arguments must be numbers, "
+            "strings, booleans, None, lists or dicts of them"
+        ) from None
 
 
 class Block(nn.Module):

@@ -1,5 +1,7 @@
 """Evaluation metrics: reconstruction and denoising error, PSNR, ELBO, IWAE NLL, PCA and probes.
 
+A conditional model (a CVAE) is given the labels of ``(x, y)`` data wherever it runs.
+
 Every function that takes a ``model`` runs it in eval mode (restoring its previous mode),
 without gradients, in batches, on the device its parameters are on. ``data`` may be:
 
@@ -26,7 +28,8 @@ The functions live in submodules by kind -- :mod:`~autoencoders.metrics.reconstr
 :mod:`~autoencoders.metrics.likelihood` (ELBO, IWAE),
 :mod:`~autoencoders.metrics.probes` (PCA baseline, linear probe),
 :mod:`~autoencoders.metrics.codes` (codebook use, distance to the prior, Jacobian norm, the
-blocks' statistics) and
+blocks' statistics), :mod:`~autoencoders.metrics.conditional` (a conditional model's samples
+judged by a classifier of real images) and
 :mod:`~autoencoders.metrics.evaluate` (all of them) -- and are all importable from here.
 """
 
@@ -35,6 +38,11 @@ from autoencoders.metrics.codes import (
     code_mmd,
     codebook_usage,
     mean_jacobian_norm,
+)
+from autoencoders.metrics.conditional import (
+    ConditionalSampleResult,
+    conditional_sample_accuracy,
+    train_classifier,
 )
 from autoencoders.metrics.denoising import denoising_mse, noisy_copy
 from autoencoders.metrics.evaluate import evaluate_model
@@ -54,12 +62,14 @@ from autoencoders.metrics.probes import (
 from autoencoders.metrics.reconstruction import mse_per_pixel, psnr, psnr_from_mse
 
 __all__ = [
+    "ConditionalSampleResult",
     "DEFAULT_SIGMA",
     "LIKELIHOODS",
     "ProbeResult",
     "block_statistics",
     "code_mmd",
     "codebook_usage",
+    "conditional_sample_accuracy",
     "denoising_mse",
     "elbo",
     "evaluate_model",
@@ -73,4 +83,5 @@ __all__ = [
     "pca_baseline_mse",
     "psnr",
     "psnr_from_mse",
+    "train_classifier",
 ]

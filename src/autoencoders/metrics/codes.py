@@ -14,7 +14,14 @@ from typing import Any
 
 import torch
 
-from autoencoders._utils import device_of, evaluating, gather, iter_batches, unwrap_model
+from autoencoders._utils import (
+    device_of,
+    evaluating,
+    gather,
+    iter_batches,
+    label_kwargs,
+    unwrap_model,
+)
 from autoencoders.blocks.bottlenecks import imq_mmd
 from autoencoders.blocks.quantize import codebook_perplexity
 from autoencoders.blocks.regularizers import jacobian_frobenius
@@ -43,9 +50,9 @@ def block_statistics(model: Any, data: Any, *, batch_size: int = 256) -> dict[st
     sums: dict[str, float] = {}
     n = 0
     with evaluating(net):
-        for x, _ in iter_batches(data, batch_size):
+        for x, y in iter_batches(data, batch_size):
             x = as_model_input(x, net, device)
-            out = net(x, sample=False, corrupt=False)
+            out = net(x, sample=False, corrupt=False, **label_kwargs(net, y))
             for key, value in out.stats.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach().double()) * len(x)
             n += len(x)
@@ -112,12 +119,15 @@ def code_mmd(model: Any, data: Any, *, limit: int = 2000, seed: int = 0) -> floa
     """
     net = unwrap_model(model)
     limit = check_positive(limit, "limit")
-    x, _ = gather(data, limit=limit)
+    x, y = gather(data, limit=limit, need_labels=bool(getattr(net, "takes_labels", False)))
     device = device_of(net)
+    codes = []
     with evaluating(net), torch.no_grad():
-        codes = torch.cat(
-            [net.encode(as_model_input(b, net, device)).float().cpu() for b in x.split(256)]
-        )
+        for i in range(0, len(x), 256):
+            b = as_model_input(x[i : i + 256], net, device)
+            lab = label_kwargs(net, None if y is None else y[i : i + 256])
+            codes.append(net.encode(b, **lab).float().cpu())
+    codes = torch.cat(codes)
     drawn = torch.randn(codes.shape, generator=torch.Generator().manual_seed(seed))
     return float(imq_mmd(codes.double(), drawn.double()))
 
@@ -138,12 +148,14 @@ def mean_jacobian_norm(model: Any, data: Any, *, limit: int = 500, batch_size: i
     net = unwrap_model(model)
     limit = check_positive(limit, "limit")
     check_positive(batch_size, "batch_size")
-    x, _ = gather(data, limit=limit)
+    x, y = gather(data, limit=limit, need_labels=bool(getattr(net, "takes_labels", False)))
     device = device_of(net)
     norms = []
     with evaluating(net):
-        for b in x.split(batch_size):
-            norm2 = jacobian_frobenius(net.encode, as_model_input(b, net, device))
+        for i in range(0, len(x), batch_size):
+            b = as_model_input(x[i : i + batch_size], net, device)
+            lab = label_kwargs(net, None if y is None else y[i : i + batch_size])
+            norm2 = jacobian_frobenius(lambda v, lab=lab: net.encode(v, **lab), b)
             norms.append(norm2.detach().sqrt().double().cpu())
     if not norms:
         raise ValueError("data is empty")

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from autoencoders._utils import device_of, evaluating, gather, unwrap_model
+from autoencoders._utils import device_of, evaluating, gather, label_kwargs, unwrap_model
 from autoencoders.metrics._common import as_model_input, check_positive
 from autoencoders.registry import noise as noise_registry
 
@@ -172,12 +172,15 @@ def denoising_mse(
                 f"transform; pass noise= ({NOISE_KINDS}), e.g. noise='gaussian'"
             )
     device = device_of(net)
-    clean = as_model_input(gather(data, what="the denoising data")[0], net, torch.device("cpu"))
+    clean, labels = gather(data, what="the denoising data")
+    clean = as_model_input(clean, net, torch.device("cpu"))
     noisy = noisy_copy(clean, noise, seed=seed)
     total = torch.zeros((), dtype=torch.float64, device=device)
     with evaluating(net):
         for i in range(0, len(clean), batch_size):
             target = clean[i : i + batch_size].to(device, non_blocking=True)
-            r = net.reconstruct(noisy[i : i + batch_size].to(device, non_blocking=True)).float()
+            lab = label_kwargs(net, None if labels is None else labels[i : i + batch_size])
+            noisy_batch = noisy[i : i + batch_size].to(device, non_blocking=True)
+            r = net.reconstruct(noisy_batch, **lab).float()
             total += (r - target).pow(2).sum(dtype=torch.float64)
     return float(total) / clean.numel()

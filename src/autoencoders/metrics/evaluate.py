@@ -115,15 +115,15 @@ def evaluate_model(
     out["test_psnr"] = psnr_from_mse(mse, data_range_of(net))
     test_xy = gather(test)
     out["test_samples"] = len(test_xy[0])
+    # the test set as the models take it: with its labels for a conditional model
+    test_in = test_xy if getattr(net, "takes_labels", False) else test_xy[0]
     if denoising_noise is not None or getattr(net, "noise", None) is not None:
-        dmse = denoising_mse(
-            net, test_xy[0], noise=denoising_noise, seed=seed, batch_size=batch_size
-        )
+        dmse = denoising_mse(net, test_in, noise=denoising_noise, seed=seed, batch_size=batch_size)
         out["denoising_mse"] = dmse
         out["denoising_psnr"] = psnr_from_mse(dmse, data_range_of(net))
     if len(getattr(net, "regularizers", ())) or hasattr(net.bottleneck, "indices"):
         # what the blocks report, over the test set; a codebook's use over the whole set
-        stats = block_statistics(net, test_xy[0], batch_size=batch_size)
+        stats = block_statistics(net, test_in, batch_size=batch_size)
         if hasattr(net.bottleneck, "indices"):
             stats.update(codebook_usage(net, test_xy[0], batch_size=batch_size))
         out.update({f"test_{k}": v for k, v in stats.items() if k != "codebook_size"})

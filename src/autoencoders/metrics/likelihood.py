@@ -9,7 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from autoencoders._utils import device_of, evaluating, iter_batches, unwrap_model
+from autoencoders._utils import device_of, evaluating, iter_batches, label_kwargs, unwrap_model
 from autoencoders.blocks.bottlenecks import gaussian_kl
 from autoencoders.blocks.layers import apply_output_activation
 from autoencoders.metrics._common import (
@@ -44,13 +44,15 @@ def _variational_setup(
 
 def _posteriors(
     net: Any, data: Any, batch_size: int, device: torch.device
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Batches of ``(x, mean, logvar, std)`` of ``q(z|x)``, in float32, on ``device``."""
-    for x, _ in iter_batches(data, batch_size):
+) -> Iterator[tuple[torch.Tensor, dict[str, Any], torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Batches of ``(x, labels, mean, logvar, std)`` of ``q(z|x)`` (``q(z|x,y)`` for a
+    conditional model, ``labels`` its keyword arguments), in float32, on ``device``."""
+    for x, y in iter_batches(data, batch_size):
         x = as_model_input(x, net, device)
-        b = net.encode_output(x)
+        labels = label_kwargs(net, y)
+        b = net.encode_output(x, **labels)
         mean, logvar = b.mean.float(), b.logvar.float()
-        yield x, mean, logvar, torch.exp(0.5 * logvar)
+        yield x, labels, mean, logvar, torch.exp(0.5 * logvar)
 
 
 def _generator(seed: int | None, device: torch.device) -> torch.Generator | None:
@@ -153,11 +155,11 @@ def elbo(
     recons: list[torch.Tensor] = []
     kls: list[torch.Tensor] = []
     with evaluating(net):
-        for x, mean, logvar, std in _posteriors(net, data, batch_size, device):
+        for x, labels, mean, logvar, std in _posteriors(net, data, batch_size, device):
             recon = torch.zeros(len(x), dtype=torch.float64, device=device)
             for _ in range(n_samples):
                 eps = torch.randn(mean.shape, generator=gen, device=device, dtype=mean.dtype)
-                logits = net.decode(mean + std * eps)
+                logits = net.decode(mean + std * eps, **labels)
                 ll = log_likelihood(logits, x, net.output_activation, likelihood, sigma)
                 recon -= ll.double() / n_samples
             recons.append(recon)
@@ -190,7 +192,8 @@ def iwae_nll(
     ``k = 1`` (with a sampled KL) and tightens as ``k`` grows, so the returned NLL decreases
     with ``k`` on average. ``p(z) = N(0, I)``, ``q(z|x) = N(mean, exp(logvar))`` from the
     encoder, ``p(x|z)`` as in :func:`log_likelihood` (Bernoulli for a sigmoid output; Gaussian
-    with fixed ``sigma`` otherwise).
+    with fixed ``sigma`` otherwise). For a conditional model (a CVAE, given ``(x, y)`` data)
+    it is ``-log p(x|y)``.
 
     Reproducibility: for each batch of data, in order, ``eps`` of shape ``(k, B, Z)`` is drawn
     in one call from a generator seeded with ``seed`` on the model's device, and
@@ -221,7 +224,7 @@ def iwae_nll(
     net, device, gen = _variational_setup(model, "iwae_nll", batch_size, reduction, seed)
     out: list[torch.Tensor] = []
     with evaluating(net):
-        for x, mean, logvar, std in _posteriors(net, data, batch_size, device):
+        for x, labels, mean, logvar, std in _posteriors(net, data, batch_size, device):
             n = len(x)
             eps = torch.randn((k, *mean.shape), generator=gen, device=device, dtype=mean.dtype)
             z = mean + std * eps  # (k, B, Z)
@@ -232,7 +235,8 @@ def iwae_nll(
             for i in range(0, k, chunk):
                 zc = z[i : i + chunk]
                 kc = len(zc)
-                logits = net.decode(zc.reshape(kc * n, -1))
+                lab = {"labels": labels["labels"].repeat(kc)} if labels else {}
+                logits = net.decode(zc.reshape(kc * n, -1), **lab)
                 xr = x.unsqueeze(0).expand(kc, *x.shape).reshape(kc * n, *x.shape[1:])
                 ll = log_likelihood(logits, xr, net.output_activation, likelihood, sigma)
                 log_px[i : i + kc] = ll.reshape(kc, n)

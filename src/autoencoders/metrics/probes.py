@@ -8,7 +8,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from autoencoders._utils import device_of, evaluating, gather, iter_batches, unwrap_model
+from autoencoders._utils import (
+    device_of,
+    evaluating,
+    gather,
+    iter_batches,
+    label_kwargs,
+    unwrap_model,
+)
 from autoencoders.metrics._common import as_model_input, check_positive
 
 __all__ = ["ProbeResult", "fit_linear_probe", "linear_probe_accuracy", "pca_baseline_mse"]
@@ -164,7 +171,8 @@ def _encode_all(net: Any, data: Any, batch_size: int, what: str) -> tuple[torch.
         for x, y in iter_batches(data, batch_size):
             if y is None:
                 raise ValueError(f"{what} has no labels; give (x, y) items or an (x, y) pair")
-            codes.append(net.encode(as_model_input(x, net, device)).double().cpu())
+            lab = label_kwargs(net, y)
+            codes.append(net.encode(as_model_input(x, net, device), **lab).double().cpu())
             labels.append(y.reshape(-1).long().cpu())
     if not codes:
         raise ValueError(f"{what} is empty")

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from autoencoders._utils import device_of, evaluating, iter_batches, unwrap_model
+from autoencoders._utils import device_of, evaluating, iter_batches, label_kwargs, unwrap_model
 from autoencoders.metrics._common import as_model_input, check_positive, data_range_of
 
 __all__ = ["mse_per_pixel", "psnr", "psnr_from_mse"]
@@ -35,9 +35,9 @@ def mse_per_pixel(model: Any, data: Any, *, batch_size: int = 256) -> float:
     total = torch.zeros((), dtype=torch.float64, device=device)
     count = 0
     with evaluating(net):
-        for x, _ in iter_batches(data, batch_size):
+        for x, y in iter_batches(data, batch_size):
             x = as_model_input(x, net, device)
-            r = net.reconstruct(x).float()
+            r = net.reconstruct(x, **label_kwargs(net, y)).float()
             total += (r - x).pow(2).sum(dtype=torch.float64)
             count += x.numel()
     if count == 0:
@@ -99,9 +99,14 @@ def psnr(
     device = device_of(net)
     values: list[torch.Tensor] = []
     with evaluating(net):
-        for x, _ in iter_batches(data, batch_size):
+        for x, y in iter_batches(data, batch_size):
             x = as_model_input(x, net, device)
-            err = (net.reconstruct(x).double() - x.double()).pow(2).flatten(1).mean(1)
+            err = (
+                (net.reconstruct(x, **label_kwargs(net, y)).double() - x.double())
+                .pow(2)
+                .flatten(1)
+                .mean(1)
+            )
             values.append(10.0 * torch.log10(data_range**2 / err))
     if not values:
         raise ValueError("data is empty")

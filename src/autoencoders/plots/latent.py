@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from autoencoders._utils import evaluating, unwrap_model
+from autoencoders._utils import evaluating, label_kwargs, unwrap_model
 from autoencoders.plots._figures import (
     PlotPath,
     check_model,
@@ -25,11 +25,14 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["plot_latent_space"]
 
 
-def _encode_all(model: Autoencoder, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+def _encode_all(
+    model: Autoencoder, x: torch.Tensor, batch_size: int, y: torch.Tensor | None
+) -> torch.Tensor:
     codes = []
     with evaluating(model):
         for i in range(0, x.shape[0], batch_size):
-            codes.append(model.encode(to_model(model, x[i : i + batch_size])).float().cpu())
+            lab = label_kwargs(model, None if y is None else y[i : i + batch_size], "labels")
+            codes.append(model.encode(to_model(model, x[i : i + batch_size]), **lab).float().cpu())
     return torch.cat(codes)
 
 
@@ -102,12 +105,12 @@ def plot_latent_space(
     model = unwrap_model(model)
     check_model(model)
     x = torch.as_tensor(images)[: int(max_points)]
-    z = _encode_all(model, x.float(), batch_size)
     y = None
     if labels is not None:
         y = torch.as_tensor(labels)[: x.shape[0]].cpu()
-        if y.shape[0] != z.shape[0]:
-            raise ValueError(f"got {z.shape[0]} images but {y.shape[0]} labels")
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"got {x.shape[0]} images but {y.shape[0]} labels")
+    z = _encode_all(model, x.float(), batch_size, y)
     xs, ys, xlabel, ylabel, kind = _coordinates(z, y)
     if ax is None:
         fig: Any = new_figure(figsize=(6.4, 5.4), layout="constrained")

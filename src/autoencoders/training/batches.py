@@ -12,7 +12,10 @@ into a batch source:
   per-epoch permutation (worker processes, pinned memory on CUDA);
 * a ``DataLoader`` (or an iterable dataset) is used as given: a :class:`LoaderSource`.
 
-Items may be ``x`` or ``(x, label, ...)``; labels are ignored. Training order depends only on
+Items may be ``x`` or ``(x, label, ...)``. Labels are kept only when the source is asked for
+them (``labels=True``: the Trainer asks for a conditional model, one that ``takes_labels``);
+then every batch is ``(x, y)`` with ``y`` the integer labels on the device, and data without
+labels is refused with a clear error. Otherwise ``y`` is None. Training order depends only on
 ``(seed, epoch)``, so a run resumed mid-epoch replays the same permutation and skips the
 batches already done. Under ``torch.distributed`` every process draws the same permutation and
 takes its own contiguous part of each global batch (see
@@ -23,8 +26,8 @@ Example:
     >>> src = make_source(torch.rand(10, 3), what="train", device=torch.device("cpu"),
     ...                   batch_size=4, seed=0)
     >>> batches, n = src.train_batches(epoch=0, start=0)
-    >>> n, [tuple(x.shape) for x, _ in batches]
-    (3, [(4, 3), (4, 3), (2, 3)])
+    >>> n, [(tuple(x.shape), y) for x, y, _ in batches]
+    (3, [((4, 3), None), ((4, 3), None), ((2, 3), None)])
 """
 
 from __future__ import annotations
@@ -59,6 +62,10 @@ DEFAULT_IN_MEMORY_LIMIT = 2 * 1024**3
 
 _ACCEPTED = "a tensor, a numpy array, a torch Dataset (items x or (x, label)), or a DataLoader"
 
+#: A training batch: inputs, labels (None unless asked for) and the loss scale of this process.
+Batch = tuple[torch.Tensor, "torch.Tensor | None", float]
+EvalBatch = tuple[torch.Tensor, "torch.Tensor | None"]
+
 
 class BatchSource(Protocol):
     """What the Trainer iterates: training batches of one epoch, and evaluation batches."""
@@ -70,14 +77,13 @@ class BatchSource(Protocol):
     #: batches in a training epoch, None when unknown (a loader without ``len``)
     batches_per_epoch: int | None
 
-    def train_batches(
-        self, epoch: int, start: int
-    ) -> tuple[Iterator[tuple[torch.Tensor, float]], int | None]:
-        """``(iterator of (x, loss_scale), number of batches in the epoch)`` from batch ``start``."""
+    def train_batches(self, epoch: int, start: int) -> tuple[Iterator[Batch], int | None]:
+        """``(iterator of (x, y, loss_scale), number of batches in the epoch)`` from batch
+        ``start``; ``y`` is None unless the source was asked for labels."""
         ...
 
-    def eval_batches(self) -> Iterator[torch.Tensor]:
-        """This process's share of the set, in order, in evaluation-sized batches."""
+    def eval_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """This process's share of the set, in order, as ``(x, y)`` evaluation batches."""
         ...
 
 
@@ -125,6 +131,37 @@ def _first(item: Any, what: str) -> torch.Tensor:
     )
 
 
+def _no_labels(what: str) -> ValueError:
+    return ValueError(
+        f"{what} has no labels, but the model is conditional (it takes labels=); give (x, y) "
+        "items, a TensorDataset(x, y) or a DataLoader of (x, y) batches"
+    )
+
+
+def _label(item: Any, what: str) -> torch.Tensor:
+    """The label of a dataset item ``(x, label, ...)``."""
+    if not isinstance(item, (tuple, list)) or len(item) < 2:
+        raise _no_labels(what)
+    return torch.as_tensor(item[1])
+
+
+def check_label_tensor(y: torch.Tensor | None, n: int, what: str) -> torch.Tensor:
+    """``y`` as integer labels ``(n,)``, or a clear error naming ``what``."""
+    if y is None:
+        raise _no_labels(what)
+    y = torch.as_tensor(y)
+    if y.is_floating_point() or y.dtype == torch.bool or y.is_complex():
+        raise TypeError(
+            f"{what} labels have dtype {y.dtype}; a conditional model takes integer class "
+            "indices (one-hot rows? use y.argmax(1))"
+        )
+    if y.dim() != 1 or len(y) != n:
+        raise ValueError(
+            f"{what} labels have shape {tuple(y.shape)}; expected one per sample, ({n},)"
+        )
+    return y.long()
+
+
 def _check_float(x: torch.Tensor, what: str) -> torch.Tensor:
     if not torch.is_floating_point(x):
         raise TypeError(
@@ -147,6 +184,7 @@ class InMemorySource:
         seed: seed of the per-epoch permutations.
         rank: this process's rank.
         world_size: number of processes.
+        y: the labels ``(N,)`` to hand out with the inputs, or None.
     """
 
     def __init__(
@@ -158,8 +196,10 @@ class InMemorySource:
         seed: int,
         rank: int = 0,
         world_size: int = 1,
+        y: torch.Tensor | None = None,
     ) -> None:
         self.x = x.to(device)
+        self.y = None if y is None else check_label_tensor(y, len(x), "data").to(device)
         self.device = device
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
@@ -170,26 +210,25 @@ class InMemorySource:
         self.steady_batch = _steady_batch(bounds, rank, world_size)
         self.batches_per_epoch: int | None = len(bounds)
 
-    def train_batches(
-        self, epoch: int, start: int
-    ) -> tuple[Iterator[tuple[torch.Tensor, float]], int | None]:
+    def train_batches(self, epoch: int, start: int) -> tuple[Iterator[Batch], int | None]:
         n = len(self.x)
         bounds = _batch_bounds(n, self.batch_size, self.world_size)
         return self._iter(epoch, bounds, start), len(bounds)
 
-    def _iter(
-        self, epoch: int, bounds: list[tuple[int, int]], start: int
-    ) -> Iterator[tuple[torch.Tensor, float]]:
+    def _iter(self, epoch: int, bounds: list[tuple[int, int]], start: int) -> Iterator[Batch]:
         perm = epoch_permutation(len(self.x), self.seed, epoch).to(self.device)
-        x, rank, world = self.x, self.rank, self.world_size
+        x, y, rank, world = self.x, self.y, self.rank, self.world_size
         for s, e in bounds[start:]:
             lo, hi, scale = shard(s, e, rank, world)
-            yield x.index_select(0, perm[lo:hi]), scale
+            idx = perm[lo:hi]
+            yield x.index_select(0, idx), (None if y is None else y.index_select(0, idx)), scale
 
-    def eval_batches(self) -> Iterator[torch.Tensor]:
+    def eval_batches(self) -> Iterator[EvalBatch]:
         lo, hi, _ = shard(0, len(self.x), self.rank, self.world_size)
+        y = self.y
         for s in range(lo, hi, self.eval_batch_size):
-            yield self.x[s : min(s + self.eval_batch_size, hi)]
+            e = min(s + self.eval_batch_size, hi)
+            yield self.x[s:e], (None if y is None else y[s:e])
 
 
 class _PlanSampler(Sampler[list[int]]):
@@ -216,14 +255,18 @@ class _PlanSampler(Sampler[list[int]]):
         return len(self.bounds) - self.start
 
 
-class _InputsOnly:
-    """Collate wrapper keeping only the inputs of ``(x, label)`` items."""
+class _Collate:
+    """Collate ``x`` or ``(x, label)`` items to ``(x, y)``: ``y`` only when labels are kept."""
 
-    def __init__(self, what: str) -> None:
-        self.what = what
+    def __init__(self, what: str, labels: bool) -> None:
+        self.what, self.labels = what, labels
 
-    def __call__(self, items: list[Any]) -> torch.Tensor:
-        return torch.stack([_first(it, self.what) for it in items])
+    def __call__(self, items: list[Any]) -> EvalBatch:
+        x = torch.stack([_first(it, self.what) for it in items])
+        if not self.labels:
+            return x, None
+        y = torch.stack([_label(it, self.what) for it in items])
+        return x, check_label_tensor(y, len(x), self.what)
 
 
 def default_num_workers(world_size: int = 1) -> int:
@@ -246,6 +289,7 @@ class DatasetSource:
         world_size: int = 1,
         num_workers: int | None = None,
         what: str = "data",
+        labels: bool = False,
     ) -> None:
         n = len(dataset)  # type: ignore[arg-type]
         self.dataset, self.device = dataset, device
@@ -257,33 +301,33 @@ class DatasetSource:
             "num_workers": workers,
             "pin_memory": device.type == "cuda",
             "persistent_workers": workers > 0,
-            "collate_fn": _InputsOnly(what),
+            "collate_fn": _Collate(what, labels),
         }
         self.sampler = _PlanSampler(n, batch_size, seed, rank, world_size)
         self.loader = DataLoader(dataset, batch_sampler=self.sampler, **self._loader_kwargs)
         self.steady_batch = _steady_batch(self.sampler.bounds, rank, world_size)
         self.batches_per_epoch: int | None = len(self.sampler.bounds)
 
-    def train_batches(
-        self, epoch: int, start: int
-    ) -> tuple[Iterator[tuple[torch.Tensor, float]], int | None]:
+    def train_batches(self, epoch: int, start: int) -> tuple[Iterator[Batch], int | None]:
         self.sampler.set_epoch(epoch, start)
         return self._iter(start), len(self.sampler.bounds)
 
-    def _iter(self, start: int) -> Iterator[tuple[torch.Tensor, float]]:
+    def _iter(self, start: int) -> Iterator[Batch]:
         scales, device = self.sampler.scales, self.device
-        for i, x in enumerate(self.loader, start):
-            yield x.to(device, non_blocking=True), scales[i]
+        for i, (x, y) in enumerate(self.loader, start):
+            y = None if y is None else y.to(device, non_blocking=True)
+            yield x.to(device, non_blocking=True), y, scales[i]
 
-    def eval_batches(self) -> Iterator[torch.Tensor]:
+    def eval_batches(self) -> Iterator[EvalBatch]:
         lo, hi, _ = shard(0, self.num_samples or 0, self.rank, self.world_size)
         chunks = [
             list(range(s, min(s + self.eval_batch_size, hi)))
             for s in range(lo, hi, self.eval_batch_size)
         ]
         kwargs = dict(self._loader_kwargs, persistent_workers=False)
-        for x in DataLoader(self.dataset, batch_sampler=chunks, **kwargs):
-            yield x.to(self.device, non_blocking=True)
+        for x, y in DataLoader(self.dataset, batch_sampler=chunks, **kwargs):
+            y = None if y is None else y.to(self.device, non_blocking=True)
+            yield x.to(self.device, non_blocking=True), y
 
 
 class LoaderSource:
@@ -295,8 +339,10 @@ class LoaderSource:
     reproducible (e.g. a seeded ``generator``).
     """
 
-    def __init__(self, loader: Any, device: torch.device, what: str = "data") -> None:
-        self.loader, self.device, self.what = loader, device, what
+    def __init__(
+        self, loader: Any, device: torch.device, what: str = "data", labels: bool = False
+    ) -> None:
+        self.loader, self.device, self.what, self.labels = loader, device, what, labels
         self.num_samples: int | None = None
         dataset = getattr(loader, "dataset", None)
         if isinstance(dataset, Sized) and not isinstance(dataset, IterableDataset):
@@ -308,9 +354,7 @@ class LoaderSource:
             self.batches_per_epoch = None
         self._warned = False
 
-    def train_batches(
-        self, epoch: int, start: int
-    ) -> tuple[Iterator[tuple[torch.Tensor, float]], int | None]:
+    def train_batches(self, epoch: int, start: int) -> tuple[Iterator[Batch], int | None]:
         sampler = getattr(self.loader, "sampler", None)
         if isinstance(sampler, DistributedSampler):
             sampler.set_epoch(epoch)
@@ -328,15 +372,20 @@ class LoaderSource:
             )
         return self._iter(start), self.batches_per_epoch
 
-    def _inputs(self) -> Iterator[torch.Tensor]:
-        for x, _ in iter_batches(self.loader, 1, what=self.what):  # a loader: taken as it is
-            yield x.to(self.device, non_blocking=True)
+    def _inputs(self) -> Iterator[EvalBatch]:
+        device = self.device
+        for x, y in iter_batches(self.loader, 1, what=self.what):  # a loader: taken as it is
+            if not self.labels:
+                y = None
+            else:
+                y = check_label_tensor(y, len(x), self.what).to(device, non_blocking=True)
+            yield x.to(device, non_blocking=True), y
 
-    def _iter(self, start: int) -> Iterator[tuple[torch.Tensor, float]]:
-        for x in itertools.islice(self._inputs(), start, None):
-            yield x, 1.0
+    def _iter(self, start: int) -> Iterator[Batch]:
+        for x, y in itertools.islice(self._inputs(), start, None):
+            yield x, y, 1.0
 
-    def eval_batches(self) -> Iterator[torch.Tensor]:
+    def eval_batches(self) -> Iterator[EvalBatch]:
         return self._inputs()
 
 
@@ -356,12 +405,15 @@ def make_source(
     world_size: int = 1,
     num_workers: int | None = None,
     in_memory_limit: int = DEFAULT_IN_MEMORY_LIMIT,
+    labels: bool = False,
 ) -> BatchSource:
-    """Pick the batch source for ``data`` (see the module docstring).
+    """Pick the batch source for ``data`` (see the module docstring); with ``labels``, every
+    batch carries the data's integer labels.
 
     Raises:
-        TypeError: an unsupported kind of data, non-tensor items, or integer inputs.
-        ValueError: an empty set.
+        TypeError: an unsupported kind of data, non-tensor items, integer inputs, or
+            non-integer labels.
+        ValueError: an empty set; no labels while ``labels`` is set.
     """
     eval_bs = eval_batch_size or batch_size
     common = {
@@ -373,13 +425,15 @@ def make_source(
         "world_size": world_size,
     }
     if isinstance(data, DataLoader):
-        return LoaderSource(data, device, what)
+        return LoaderSource(data, device, what, labels)
     if type(data).__module__.startswith("numpy"):
         data = torch.as_tensor(data)
     if isinstance(data, torch.Tensor):
+        if labels:
+            raise _no_labels(f"{what} data (a tensor of inputs)")
         return InMemorySource(_check_float(data, what), **common)
     if isinstance(data, IterableDataset):
-        return LoaderSource(DataLoader(data, batch_size=batch_size), device, what)
+        return LoaderSource(DataLoader(data, batch_size=batch_size), device, what, labels)
     sequence = hasattr(data, "__getitem__") and hasattr(data, "__len__")
     if isinstance(data, Dataset) or (sequence and not isinstance(data, (str, bytes, Mapping))):
         n = len(data)
@@ -387,13 +441,22 @@ def make_source(
             raise ValueError(f"{what} dataset is empty; it needs at least one sample")
         if isinstance(data, TensorDataset):
             x = _check_float(data.tensors[0], what)
+            if labels and len(data.tensors) < 2:
+                raise _no_labels(f"{what} data (a TensorDataset of inputs only)")
+            y = data.tensors[1] if labels else None
             if _nbytes(x) <= in_memory_limit:
-                return InMemorySource(x, **common)
+                return InMemorySource(x, y=y, **common)
         else:
             x0 = _check_float(_first(data[0], f"{what} dataset").unsqueeze(0), what)
+            if labels:
+                _label(data[0], f"{what} dataset")
             if n * _nbytes(x0) <= in_memory_limit:
                 logger.debug("stacking the %s dataset (%d items) in memory", what, n)
-                x = torch.stack([_first(data[i], f"{what} dataset") for i in range(n)])
-                return InMemorySource(_check_float(x, what), **common)
-        return DatasetSource(data, num_workers=num_workers, what=f"{what} dataset", **common)
+                items = [data[i] for i in range(n)]
+                x = torch.stack([_first(it, f"{what} dataset") for it in items])
+                y = torch.stack([_label(it, what) for it in items]) if labels else None
+                return InMemorySource(_check_float(x, what), y=y, **common)
+        return DatasetSource(
+            data, num_workers=num_workers, what=f"{what} dataset", labels=labels, **common
+        )
     raise TypeError(f"{what} must be {_ACCEPTED}; got {type(data).__name__}")

@@ -60,7 +60,7 @@ def draws_like_training(model: nn.Module) -> bool:
 def evaluate_objective(
     model: nn.Module,
     loss_fn: Callable[..., Any],
-    batches: Iterable[torch.Tensor],
+    batches: Iterable[Any],
     *,
     seed: int = 0,
     autocast: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
@@ -71,7 +71,8 @@ def evaluate_objective(
     Args:
         model: the model (eval mode and no gradients for the call; its mode is restored).
         loss_fn: ``loss(output, x) -> LossOutput``, a mean over the batch.
-        batches: input batches, on the model's device.
+        batches: input batches ``x`` or ``(x, y)`` pairs, on the model's device; labels ``y``
+            (not None) go to the model as ``labels=`` (a conditional model's).
         seed: seed of the draws (corruption, then ``z``) of this call.
         autocast: a context factory for mixed precision (the Runtime's ``autocast``).
         names: the columns (``["loss", <part>, ...]``); default: from the first output.
@@ -88,8 +89,9 @@ def evaluate_objective(
     sums: torch.Tensor | None = None
     count = 0
     with evaluating(model), autocast():
-        for x in batches:
-            out = loss_fn(model(x, **kw), x)
+        for batch in batches:
+            x, y = batch if isinstance(batch, (tuple, list)) else (batch, None)
+            out = loss_fn(model(x, **kw) if y is None else model(x, labels=y, **kw), x)
             names = names or ["loss", *out.parts]
             row = torch.stack([out.total, *out.parts.values()]).double() * x.shape[0]
             sums = row if sums is None else sums + row

@@ -137,6 +137,7 @@ class TensorBoardLogger(Callback):
     def _reset_inputs(self) -> None:
         self.inputs: torch.Tensor | None = None  # the inputs shown, once picked
         self.inputs_from: str | None = None  # "val", "train" or "data"
+        self.input_labels: torch.Tensor | None = None  # their labels (from ``data``), if any
         self._seen: dict[str, list[torch.Tensor]] = {"val": [], "train": []}
         self._warned = False
 
@@ -173,8 +174,9 @@ class TensorBoardLogger(Callback):
         if not trainer.is_main or not self.images:
             return
         if self.data is not None:
-            x = gather(self.data, what="TensorBoardLogger's data", limit=self.images)[0]
+            x, y = gather(self.data, what="TensorBoardLogger's data", limit=self.images)
             x = x[: self.images].detach().cpu().float()
+            self.input_labels = None if y is None else y[: len(x)].cpu()
             shape = tuple(getattr(unwrap_model(trainer.model), "input_shape", ()) or ())
             if shape and tuple(x.shape[1:]) != shape and x[0].numel() == math.prod(shape):
                 x = x.reshape(len(x), *shape)  # flat pixels, as the metrics take them
@@ -211,6 +213,18 @@ class TensorBoardLogger(Callback):
         x = self._pick_inputs() if self.images else None
         if x is None:
             return
+        net = unwrap_model(trainer.model)
+        lab = {}
+        if getattr(net, "takes_labels", False):
+            if self.input_labels is None:
+                if not self._warned:
+                    logger.warning(
+                        "TensorBoardLogger: a conditional model needs labelled images; pass "
+                        "data=(x, y) to log reconstructions"
+                    )
+                    self._warned = True
+                return
+            lab = {"labels": self.input_labels}
         images = _as_images(x)
         if images is None:
             if not self._warned:
@@ -222,7 +236,6 @@ class TensorBoardLogger(Callback):
             return
         from torchvision.utils import make_grid  # a dependency; imported when first needed
 
-        net = unwrap_model(trainer.model)
         low, high = getattr(net, "pixel_range", (0.0, 1.0))
         rows = [x]
         with evaluating(net):
@@ -230,9 +243,9 @@ class TensorBoardLogger(Callback):
             if getattr(net, "noise", None) is not None:
                 noisy = noisy_copy(x, net.noise, seed=0)
                 rows.append(noisy)
-                rows.append(net.reconstruct(noisy.to(device)).float().cpu())
+                rows.append(net.reconstruct(noisy.to(device), **lab).float().cpu())
             else:
-                rows.append(net.reconstruct(x.to(device)).float().cpu())
+                rows.append(net.reconstruct(x.to(device), **lab).float().cpu())
         grid = torch.cat([_as_images(r.reshape(x.shape)) for r in rows])  # type: ignore[misc]
         grid = ((grid.float() - low) / (high - low)).clamp(0.0, 1.0)
         picture = make_grid(grid, nrow=len(x), padding=2, pad_value=1.0)

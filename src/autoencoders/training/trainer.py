@@ -18,7 +18,12 @@ from autoencoders.losses import default_loss
 from autoencoders.registry import losses as loss_registry
 from autoencoders.training import checkpoint
 from autoencoders.training._checks import betas_pair, choice, number, optional_int, positive_int
-from autoencoders.training.batches import DEFAULT_IN_MEMORY_LIMIT, BatchSource, make_source
+from autoencoders.training.batches import (
+    DEFAULT_IN_MEMORY_LIMIT,
+    Batch,
+    BatchSource,
+    make_source,
+)
 from autoencoders.training.callbacks import Callback, EarlyStopping, ProgressBar, overrides
 from autoencoders.training.evaluation import evaluate_objective
 from autoencoders.training.history import History
@@ -245,6 +250,7 @@ class Trainer:
             eval_batch_size=self.eval_batch_size, seed=self.seed or 0, rank=self.rank,
             world_size=self.world_size, num_workers=self.num_workers,
             in_memory_limit=self.in_memory_limit,
+            labels=bool(getattr(unwrap_model(self.model), "takes_labels", False)),
         )  # fmt: skip
 
     # -- fit ----------------------------------------------------------------------------------
@@ -327,7 +333,7 @@ class Trainer:
             cb.on_epoch_end(self, record)
 
     def _train_batches(
-        self, batches: Iterator[tuple[torch.Tensor, float]], meter: EpochMeter, steady: int | None
+        self, batches: Iterator[Batch], meter: EpochMeter, steady: int | None
     ) -> None:
         """The hot loop: forward, loss, backward, step; losses stay on the device."""
         state, rt, opt, loss_fn = self.state, self.runtime, self.optimizer, self.loss_fn
@@ -336,11 +342,12 @@ class Trainer:
         step_cbs = [cb for cb in self.callbacks if overrides(cb, "on_step_end")]
         set_step = getattr(loss_fn, "set_step", None)
         self.model.train()
-        for x, scale in batches:
+        for x, y, scale in batches:
             if set_step is not None:
                 set_step(state.global_step)
-            with rt.autocast():
-                out = loss_fn(rt.module_for(x.shape[0], steady)(x), x)
+            net = rt.module_for(x.shape[0], steady)
+            with rt.autocast():  # labels go to a conditional model (the source gives them)
+                out = loss_fn(net(x) if y is None else net(x, labels=y), x)
             total = out.total
             if state.part_names is None:
                 state.part_names = meter.names = ["loss", *out.parts]

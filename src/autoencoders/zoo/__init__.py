@@ -27,7 +27,15 @@ from autoencoders.zoo.classic import (
 )
 from autoencoders.zoo.compose import MNIST_SHAPE, compose, mirrored_conv, mirrored_mlp
 from autoencoders.zoo.factory import build, list_models
-from autoencoders.zoo.families import beta_vae, contractive_ae, iwae, sparse_ae, vq_vae, wae_mmd
+from autoencoders.zoo.families import (
+    beta_vae,
+    contractive_ae,
+    cvae,
+    iwae,
+    sparse_ae,
+    vq_vae,
+    wae_mmd,
+)
 
 __all__ = [
     "MNIST_SHAPE",
@@ -40,6 +48,7 @@ __all__ = [
     "conv_ae",
     "conv_dae",
     "conv_vae",
+    "cvae",
     "dae",
     "families",
     "iwae",

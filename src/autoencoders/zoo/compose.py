@@ -14,7 +14,7 @@ from typing import Any
 from torch import nn
 
 from autoencoders.model import Autoencoder
-from autoencoders.registry import bottlenecks, decoders, encoders
+from autoencoders.registry import bottlenecks, conditions, decoders, encoders
 from autoencoders.registry import noise as noise_registry
 from autoencoders.registry import regularizers as regularizer_registry
 
@@ -38,6 +38,7 @@ def compose(
     noise_kwargs: dict[str, Any] | None = None,
     regularizers: Sequence[str | dict[str, Any]] = (),
     loss: str | dict[str, Any] | None = None,
+    condition: str | dict[str, Any] | None = None,
 ) -> Autoencoder:
     """Wire registered blocks, by name, into an :class:`Autoencoder`.
 
@@ -47,7 +48,10 @@ def compose(
     registered regularizer names or ``{"name": ..., **kwargs}`` dicts (e.g.
     ``[{"name": "sparsity", "rho": 0.05}]``); ``loss`` is the registered loss the model is
     meant to be trained with (a name or ``{"name": ..., "kwargs": {...}}``), None for the
-    bottleneck's default.
+    bottleneck's default. ``condition`` makes the model conditional: a registered condition
+    name or ``{"name": ..., **kwargs}`` (e.g. ``{"name": "label", "num_classes": 10}``); the
+    bottleneck then gets ``in_features + E`` and the decoder ``z + E`` (``E`` the condition's
+    size).
 
     Example:
         >>> m = compose((1, 28, 28), encoder="mlp", encoder_kwargs={"hidden": [128]},
@@ -57,22 +61,26 @@ def compose(
     """
     shape = list(input_shape)
     enc = encoders.build(encoder, input_shape=shape, **(encoder_kwargs or {}))
+    cond = None if condition is None else _by_name(conditions, condition, "condition")
+    e = cond.out_features if cond is not None else 0
     bn = bottlenecks.build(
-        bottleneck, in_features=enc.out_features, z=z, **(bottleneck_kwargs or {})
+        bottleneck, in_features=enc.out_features + e, z=z, **(bottleneck_kwargs or {})
     )
-    dec = decoders.build(decoder, z=z, output_shape=shape, **(decoder_kwargs or {}))
+    dec = decoders.build(decoder, z=z + e, output_shape=shape, **(decoder_kwargs or {}))
     corruption = build_noise(noise, noise_kwargs or {}) if noise is not None else None
-    regs = []
-    for spec in regularizers:
-        if isinstance(spec, dict):
-            spec = dict(spec)
-            name = spec.pop("name", None)
-            if name is None:
-                raise ValueError(f"a regularizer dict needs a 'name' entry, got {spec!r}")
-            regs.append(regularizer_registry.build(name, **spec))
-        else:
-            regs.append(regularizer_registry.build(spec))
-    return Autoencoder(enc, bn, dec, corruption, regs, loss=loss)
+    regs = [_by_name(regularizer_registry, spec, "regularizer") for spec in regularizers]
+    return Autoencoder(enc, bn, dec, corruption, regs, condition=cond, loss=loss)
+
+
+def _by_name(registry: Any, spec: str | dict[str, Any], what: str) -> Any:
+    """Build from a registered name or a ``{"name": ..., **kwargs}`` dict."""
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        name = spec.pop("name", None)
+        if name is None:
+            raise ValueError(f"a {what} dict needs a 'name' entry, got {spec!r}")
+        return registry.build(name, **spec)
+    return registry.build(spec)
 
 
 def build_noise(spec: Any, kwargs: dict[str, Any]) -> nn.Module:
@@ -103,6 +111,7 @@ def mirrored_mlp(
     activation: str,
     output_activation: str,
     bottleneck_kwargs: dict[str, Any] | None = None,
+    condition: str | dict[str, Any] | None = None,
 ) -> Autoencoder:
     """MLP encoder with ``hidden`` sizes, a bottleneck, and the mirrored MLP decoder."""
     return compose(
@@ -118,6 +127,7 @@ def mirrored_mlp(
             "activation": activation,
             "output_activation": output_activation,
         },
+        condition=condition,
     )
 
 
@@ -129,6 +139,7 @@ def mirrored_conv(
     activation: str,
     batch_norm: bool,
     bottleneck_kwargs: dict[str, Any] | None = None,
+    condition: str | dict[str, Any] | None = None,
 ) -> Autoencoder:
     """Conv(k3, pad 1) + max-pool 2 stages; the decoder mirrors them with stride-2 ConvT."""
     chans = [int(c) for c in channels]
@@ -143,12 +154,14 @@ def mirrored_conv(
         batch_norm=batch_norm,
         activation=activation,
     )
+    cond = None if condition is None else _by_name(conditions, condition, "condition")
+    e = cond.out_features if cond is not None else 0
     bn = bottlenecks.build(
-        bottleneck, in_features=enc.out_features, z=z, **(bottleneck_kwargs or {})
+        bottleneck, in_features=enc.out_features + e, z=z, **(bottleneck_kwargs or {})
     )
     dec = decoders.build(
         "conv",
-        z=z,
+        z=z + e,
         output_shape=list(input_shape),
         start_shape=list(enc.feature_shape),
         channels=[*chans[-2::-1], int(input_shape[0])],
@@ -161,4 +174,4 @@ def mirrored_conv(
         dense_activation=activation,
         output_activation="sigmoid",
     )
-    return Autoencoder(enc, bn, dec)
+    return Autoencoder(enc, bn, dec, condition=cond)

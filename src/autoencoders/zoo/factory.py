@@ -99,6 +99,6 @@ def list_models(pattern: str | None = None) -> list[str]:
     Example:
         >>> import autoencoders
         >>> autoencoders.list_models("*vae")
-        ['beta_vae', 'conv_vae', 'vae', 'vq_vae']
+        ['beta_vae', 'conv_vae', 'cvae', 'vae', 'vq_vae']
     """
     return models.names(pattern)

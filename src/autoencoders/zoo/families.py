@@ -8,6 +8,7 @@ Every family here is the plain dense (``encoder="mlp"``, the default) or convolu
 ``iwae``           the VAE drawing ``k`` codes per input, trained on the importance-weighted bound
 ``wae_mmd``        an MMD bottleneck: deterministic code + ``weight * MMD^2(q(z), prior)``
 ``vq_vae``         a vector-quantised bottleneck (codebook, straight-through gradient)
+``cvae``           the VAE with a label condition: ``q(z|x,y)``, ``p(x|z,y)``
 ``sparse_ae``      the AE with a sigmoid code and a sparsity regularizer
 ``contractive_ae`` the AE with a contractive (Jacobian-norm) regularizer
 =================  =============================================================================
@@ -35,7 +36,16 @@ from autoencoders.model import Autoencoder
 from autoencoders.registry import models, regularizers
 from autoencoders.zoo.compose import MNIST_SHAPE, hidden_sizes, mirrored_conv, mirrored_mlp
 
-__all__ = ["ENCODERS", "beta_vae", "contractive_ae", "iwae", "sparse_ae", "vq_vae", "wae_mmd"]
+__all__ = [
+    "ENCODERS",
+    "beta_vae",
+    "contractive_ae",
+    "cvae",
+    "iwae",
+    "sparse_ae",
+    "vq_vae",
+    "wae_mmd",
+]
 
 #: What ``encoder=`` of a family accepts: the dense or the convolutional backbone.
 ENCODERS = ("mlp", "conv")
@@ -51,6 +61,7 @@ def _backbone(
     bottleneck: str,
     bottleneck_kwargs: dict[str, Any] | None = None,
     activation: str = "relu",
+    condition: dict[str, Any] | None = None,
 ) -> Autoencoder:
     """The dense ``784-h-z-h-784`` or the two-stage conv autoencoder around ``bottleneck``."""
     if encoder == "mlp":
@@ -62,10 +73,11 @@ def _backbone(
             activation,
             "sigmoid",
             bottleneck_kwargs=bottleneck_kwargs,
+            condition=condition,
         )
     if encoder == "conv":
         return mirrored_conv(
-            input_shape, channels, z, bottleneck, activation, False, bottleneck_kwargs
+            input_shape, channels, z, bottleneck, activation, False, bottleneck_kwargs, condition
         )
     raise ValueError(f"unknown encoder {encoder!r} for a model family; accepted: mlp, conv")
 
@@ -271,6 +283,51 @@ def vq_vae(
         "reinit_dead": reinit_dead,
     }
     return _backbone(encoder, input_shape, h, hidden, channels, z, "vq", kwargs)
+
+
+@models.register("cvae", aliases=("conditional_vae",))
+def cvae(
+    h: int = 400,
+    z: int = 20,
+    num_classes: int = 10,
+    embedding: int | None = None,
+    encoder: str = "mlp",
+    hidden: Sequence[int] | None = None,
+    channels: Sequence[int] = (16, 32),
+    input_shape: Sequence[int] = MNIST_SHAPE,
+) -> Autoencoder:
+    """Conditional VAE (Sohn et al. 2015): encoder and decoder both see the class label.
+
+    A :class:`~autoencoders.blocks.LabelCondition` turns the label ``y`` into a one-hot
+    vector (or a learned embedding of size ``embedding``), appended to the encoder's features
+    before the Gaussian bottleneck and to the code before the decoder. With the prior
+    ``N(0, I)`` for every class, per sample::
+
+        loss = -E_q(z|x,y)[log p(x|z,y)] + KL(q(z|x,y) || N(0, I))
+
+    The labels come with the data: train on ``(x, y)`` items (the dataset loaders give them)
+    and the Trainer passes them on; generate a chosen class with
+    ``model.sample(n, labels=y)``.
+
+    Args:
+        h: hidden size of the dense backbone.
+        z: code size.
+        num_classes: the number of classes (labels ``0 ... num_classes-1``).
+        embedding: the size of a learned label embedding; None for one-hot.
+        encoder: ``"mlp"`` or ``"conv"``.
+        hidden: several hidden sizes instead of ``h``.
+        channels: the conv backbone's channels.
+        input_shape: shape of one input.
+
+    Example:
+        >>> import torch, autoencoders
+        >>> model = autoencoders.build("cvae", h=32, z=4)
+        >>> out = model(torch.rand(3, 1, 28, 28), labels=torch.tensor([0, 5, 9]))
+        >>> out.kl.shape, model.sample(2, labels=7).shape
+        (torch.Size([3]), torch.Size([2, 1, 28, 28]))
+    """
+    condition = {"name": "label", "num_classes": num_classes, "embedding": embedding}
+    return _backbone(encoder, input_shape, h, hidden, channels, z, "gaussian", condition=condition)
 
 
 @models.register("sparse_ae", aliases=("sparse",))

@@ -6,7 +6,12 @@ import itertools
 from typing import Any
 
 from autoencoders import plots
-from autoencoders.metrics import code_mmd, iwae_nll, mean_jacobian_norm
+from autoencoders.metrics import (
+    code_mmd,
+    conditional_sample_accuracy,
+    iwae_nll,
+    mean_jacobian_norm,
+)
 from autoencoders.registry import experiments
 from autoencoders.runs.experiment import Config, Experiment, ExperimentContext, Figures
 from autoencoders.runs.recipes._common import panels, seeded
@@ -25,9 +30,15 @@ VQ = {"codebook_size": 128, "code_dim": 4}
 SPARSITY_WEIGHT = 50.0
 #: The contractive weight (the AE row has the same ReLU backbone without the penalty).
 CONTRACTIVE_WEIGHT = 1.0
-#: Importance samples of the NLL estimate and the test images it is computed on.
-NLL_K = 500
-NLL_IMAGES = {False: 1000, True: 100}
+#: Importance samples of the NLL estimate and the test images it is computed on (full size,
+#: quick size).
+NLL_K = {False: 500, True: 50}
+NLL_IMAGES = {False: 1000, True: 50}
+#: Test images the encoder's Jacobian is measured on (full size, quick size).
+JACOBIAN_IMAGES = {False: 500, True: 100}
+#: The CVAE's samples per class judged by the classifier, and the classifier's epochs.
+CVAE_SAMPLES = {False: 100, True: 20}
+CLASSIFIER_EPOCHS = {False: 5, True: 1}
 
 
 def _configs(quick: bool) -> list[Config]:
@@ -45,6 +56,7 @@ def _configs(quick: bool) -> list[Config]:
         Config("ae", "ae", base, label="AE"),
         *betas,
         Config("iwae_k=5", "iwae", {**base, "k": 5}, label="IWAE, k=5"),
+        Config("cvae", "cvae", base, label="CVAE (one-hot label)"),
         Config("wae_mmd", "wae_mmd", {**base, "weight": 10.0}, label="WAE-MMD"),
         Config("vq_vae", "vq_vae", {**base, **VQ}, label="VQ-VAE"),
         Config(
@@ -71,19 +83,28 @@ def _configs(quick: bool) -> list[Config]:
 def _columns(ctx: ExperimentContext, config: Config, result: RunResult) -> dict[str, Any]:
     """What each family changes, measured on the test set for every model alike."""
     model = ctx.model(config.name)
-    x, _ = ctx.test_set(config.name)
+    x, y = ctx.test_set(config.name)
+    quick = ctx.quick
+    data = (x, y) if model.takes_labels else x  # a conditional model is given the labels
     m = result.metrics
     row: dict[str, Any] = {
         "test_kl": m.get("test_kl"),
-        "code_mmd": code_mmd(model, x, limit=2000),
-        "jacobian_norm": mean_jacobian_norm(model, x, limit=500),
+        "code_mmd": code_mmd(model, data, limit=2000),
+        "jacobian_norm": mean_jacobian_norm(model, data, limit=JACOBIAN_IMAGES[quick]),
         "perplexity": m.get("test_perplexity"),
         "usage": m.get("test_usage"),
         "code_mean": m.get("test_code_mean"),
     }
     if model.is_variational:
-        n = NLL_IMAGES[ctx.quick]
-        row["test_nll_500"] = iwae_nll(model, x[:n], k=NLL_K, batch_size=100)
+        n = NLL_IMAGES[quick]
+        head = (x[:n], y[:n]) if model.takes_labels else x[:n]
+        row["test_nll"] = iwae_nll(model, head, k=NLL_K[quick], batch_size=100)
+    if model.takes_labels:
+        r = conditional_sample_accuracy(
+            model, ctx.data[config.name].train, (x, y), per_class=CVAE_SAMPLES[quick],
+            epochs=CLASSIFIER_EPOCHS[quick],
+        )  # fmt: skip
+        row["sample_class_acc"], row["classifier_acc"] = r.accuracy, r.classifier_accuracy
     ctx.cache.setdefault("jacobian", {})[config.name] = row["jacobian_norm"]
     ae = ctx.cache["jacobian"].get("ae")
     row["jacobian_vs_ae"] = row["jacobian_norm"] / ae if ae else None
@@ -97,12 +118,20 @@ def _checks(ctx: ExperimentContext) -> list[str]:
         return ctx.row_value(name, column) if name in ctx.results else None
 
     notes = []
-    vae, iw = v("beta=1", "test_nll_500"), v("iwae_k=5", "test_nll_500")
+    vae, iw = v("beta=1", "test_nll"), v("iwae_k=5", "test_nll")
     if vae is not None and iw is not None:
         verdict = "lower" if iw < vae else "NOT lower"
         notes.append(
-            f"IWAE (k=5) test NLL {iw:.2f} nats vs the VAE's {vae:.2f} ({NLL_K} importance "
-            f"samples): {verdict}."
+            f"IWAE (k=5) test NLL {iw:.2f} nats vs the VAE's {vae:.2f} ({NLL_K[ctx.quick]} "
+            f"importance samples, {NLL_IMAGES[ctx.quick]} test images): {verdict}."
+        )
+    acc, judge = v("cvae", "sample_class_acc"), v("cvae", "classifier_acc")
+    if acc is not None and judge is not None:
+        verdict = "at least" if acc >= 0.8 else "BELOW"
+        notes.append(
+            f"CVAE samples classified as the class asked for: {acc:.3f} averaged over the "
+            f"classes ({verdict} 0.8), by a classifier of real images whose own test accuracy "
+            f"is {judge:.3f}."
         )
     kls = [v(f"beta={b:g}", "test_kl") for b in BETAS]
     mses = [v(f"beta={b:g}", "test_mse") for b in BETAS]
@@ -141,10 +170,12 @@ def _checks(ctx: ExperimentContext) -> list[str]:
 
 
 def _figures(ctx: ExperimentContext) -> Figures:
-    x, _ = ctx.test_set(ctx.configs[0].name, limit=8)
+    x, y = ctx.test_set(ctx.configs[0].name, limit=8)
 
     def recon(config: Config, sub: Any) -> None:
-        plots.plot_reconstructions(ctx.model(config.name), x, n=8, ax=sub, title=config.caption)
+        model = ctx.model(config.name)
+        labels = y if model.takes_labels else None
+        plots.plot_reconstructions(model, x, n=8, labels=labels, ax=sub, title=config.caption)
 
     generative = [c for c in ctx.configs if ctx.model(c.name).can_sample]
 
@@ -169,14 +200,17 @@ def _figures(ctx: ExperimentContext) -> Figures:
 FAMILIES = experiments.register("families")(
     Experiment(
         name="families",
-        title="Model families with the same budget: beta-VAE, IWAE, WAE-MMD, VQ-VAE, sparse, "
-        "contractive",
+        title="Model families with the same budget: beta-VAE, IWAE, CVAE, WAE-MMD, VQ-VAE, "
+        "sparse, contractive",
         summary="every model family on the same 784-400-16 backbone, with their own checks",
         description=(
             "Every family is the dense 784-400-z backbone (z = 16) with one part swapped or "
             "added, trained on Fashion-MNIST with the same budget (Adam, lr 1e-3, batch 128, "
             "20 epochs) and its own default loss. Columns: the test MSE per pixel; `test_kl` "
-            "(VAEs); `test_nll_500`, the importance-weighted NLL with 500 samples (VAEs); "
+            "(VAEs); `test_nll`, the importance-weighted NLL with 500 samples on 1000 test "
+            "images (VAEs; the CVAE's is -log p(x|y)); `sample_class_acc`, the share of the "
+            "CVAE's samples (100 per class) that a classifier of real images puts in the class "
+            "asked for, and `classifier_acc` that classifier's own test accuracy; "
             "`code_mmd`, the MMD^2 of the test codes to N(0, I); `jacobian_norm`, the mean "
             "Frobenius norm of the encoder's Jacobian, and `jacobian_vs_ae` its ratio to the "
             "AE's; `perplexity` and `usage` of the VQ codebook (K = 128) over the test set; "
