@@ -7,9 +7,10 @@
 Each experiment runs as ``autoencoders experiment run NAME --out DIR`` would (same function,
 same defaults) into ``--work`` (default ``runs/results``). Its summary (command, wall time,
 machine, table, notes) goes to ``benchmarks/results/NAME.json`` and its figures to
-``docs/_static/results/NAME/``; then ``benchmarks/results.md`` and ``docs/results.rst`` are
-rendered from every summary present, so experiments can be run one at a time, on different
-days, and the pages stay whole. Nothing on the pages is typed by hand: rerun to refresh.
+``docs/_static/results/NAME/``; then the pages are rendered from every summary present:
+``benchmarks/results.md`` and ``docs/results.rst`` for the classic experiments,
+``benchmarks/results_families.md`` and ``docs/results_families.rst`` for ``families``. So
+experiments can be run one at a time, on different days, and the pages stay whole. Nothing on the pages is typed by hand: rerun to refresh.
 """
 
 from __future__ import annotations
@@ -67,13 +68,15 @@ class LoadSampler:
         self.samples.append(os.getloadavg()[0])
 
 
-def run_one(name: str, work: Path, device: str) -> dict:
+def run_one(name: str, work: Path, device: str, resume: bool = False) -> dict:
     exp = runs.get_experiment(name)
     out = work / exp.name
     command = f"autoencoders experiment run {exp.name} --out {out.relative_to(work.parent)}"
     start = time.perf_counter()
     with LoadSampler() as load:
-        result = runs.run_experiment(exp, out=out, overwrite=True, device=device, command=command)
+        result = runs.run_experiment(
+            exp, out=out, overwrite=True, resume=resume, device=device, command=command
+        )
     wall = time.perf_counter() - start
     target = FIGURES / exp.name
     shutil.rmtree(target, ignore_errors=True)
@@ -90,6 +93,10 @@ def run_one(name: str, work: Path, device: str) -> dict:
         "description": exp.description,
         "command": command,
         "wall_seconds": round(wall, 1),
+        # a resumed experiment reused the runs that had finished: its wall time is that of the
+        # last part only, while the runs' own training times add up to the whole
+        "resumed": resume,
+        "train_seconds": round(sum(r.seconds for r in result.runs.values()), 1),
         # the 1-minute load average, sampled every 30 s: its mean and maximum (above the CPU
         # count, other work shared the machine and the wall time is longer than on an idle one)
         "load": {
@@ -114,6 +121,17 @@ def _load(summary: dict) -> str:
     if isinstance(load, dict):
         return f"1-minute load average {load['mean']} on average, {load['max']} at most"
     return f"load average {load[0]} before, {load[1]} after (not sampled in between)"
+
+
+def _wall(summary: dict) -> str:
+    s = summary
+    where = f"on {s['machine']} ({s['date']}; {_load(s)})"
+    if s.get("resumed"):
+        return (
+            f"Wall time: {s['wall_seconds']:.0f} s for the last part of a resumed experiment "
+            f"(its runs trained for {s['train_seconds']:.0f} s in all) {where}"
+        )
+    return f"Wall time: {s['wall_seconds']:.0f} s {where}"
 
 
 def _cells(line: str) -> list[str]:
@@ -145,11 +163,47 @@ def _rst_table(table: list[str]) -> list[str]:
     return out
 
 
+#: The pages the summaries are rendered into: the classic experiments on one, the model
+#: families (one experiment, with a check per family) on their own.
+FAMILIES = "families"
+PAGES = (
+    {
+        "title": "Results of the classic experiments",
+        "markdown": MARKDOWN,
+        "rst": RST,
+        "includes": lambda name: name != FAMILIES,
+        "about": "",
+    },
+    {
+        "title": "Results of the model families",
+        "markdown": ROOT / "benchmarks" / "results_families.md",
+        "rst": ROOT / "docs" / "results_families.rst",
+        "includes": lambda name: name == FAMILIES,
+        "about": (
+            "Each family beyond the classics is one part swapped or added on the same dense "
+            "784-400-16 backbone, and all of them are trained on Fashion-MNIST with the same "
+            "budget, so the table compares the parts and nothing else. Each family's check "
+            "(what the family is for: the IWAE's bound tighter than the VAE's, the CVAE's "
+            "samples of the class asked for, ...) is a note above the table, stated as "
+            "measured: it says whether the check passed, and by how much. The same checks "
+            "run at a small size in the test suite (`tests/test_families.py`, "
+            "`tests/test_conditional.py`)."
+        ),
+    },
+)
+
+
 def render() -> None:
     summaries = [json.loads(p.read_text()) for p in sorted(SUMMARIES.glob("*.json"))]
     order = {n: i for i, n in enumerate(runs.experiment_names())}
     summaries.sort(key=lambda s: order.get(s["name"], len(order)))
-    missing = [n for n in runs.experiment_names() if n not in {s["name"] for s in summaries}]
+    for page in PAGES:
+        names = [n for n in runs.experiment_names() if page["includes"](n)]
+        mine = [s for s in summaries if page["includes"](s["name"])]
+        _render_page(page, mine, [n for n in names if n not in {s["name"] for s in mine}])
+
+
+def _render_page(page: dict, summaries: list[dict], missing: list[str]) -> None:
     intro = (
         "Every experiment at full size (its default settings), run with "
         "`python benchmarks/run_experiments.py NAME`, which calls what "
@@ -159,17 +213,18 @@ def render() -> None:
         "time is an upper bound, not a speed figure. The tables and figures do not depend on "
         "the load (every run is seeded)."
     )
-    md = ["# Results of the classic experiments", "", intro, ""]
-    rst = [
-        "Results of the classic experiments",
-        "==================================",
-        "",
+    title, markdown, rst_path = page["title"], page["markdown"], page["rst"]
+    md = [f"# {title}", ""] + ([page["about"], ""] if page["about"] else []) + [intro, ""]
+    rst = [title, "=" * len(title), ""]
+    if page["about"]:
+        rst += [page["about"].replace("`", "``"), ""]
+    rst += [
         intro.replace("`", "``"),
         "",
         "Generated by ``benchmarks/run_experiments.py``. To fit the page, the tables here "
         "leave out the PSNR columns (they restate the MSE) and the train times, and a wide "
-        "table is cut into parts that each start with the run; ``benchmarks/results.md`` has "
-        "every table whole.",
+        "table is cut into parts that each start with the run; "
+        f"``benchmarks/{markdown.name}`` has every table whole.",
         "",
     ]
     unsampled = [s["name"] for s in summaries if not isinstance(s["load"], dict)]
@@ -189,7 +244,7 @@ def render() -> None:
         head = f"{s['name']}: {s['title']}"
         facts = [
             f"Command: `{s['command']}`",
-            f"Wall time: {s['wall_seconds']:.0f} s on {s['machine']} ({s['date']}; {_load(s)})",
+            _wall(s),
             f"Data: `{s['data']}`",
         ]
         md += [f"## {head}", "", s["description"], ""]
@@ -205,10 +260,11 @@ def render() -> None:
             rel = f"_static/results/{s['name']}/{fig['file']}"
             md += [f"![{fig['caption']}](../docs/{rel})", "", f"*{fig['caption']}*", ""]
             rst += [f".. figure:: {rel}", "   :width: 100%", "", f"   {fig['caption']}", ""]
-    MARKDOWN.write_text("\n".join(md).rstrip() + "\n")
-    RST.write_text("\n".join(rst).rstrip() + "\n")
+    markdown.write_text("\n".join(md).rstrip() + "\n")
+    rst_path.write_text("\n".join(rst).rstrip() + "\n")
     print(
-        f"wrote {MARKDOWN.relative_to(ROOT)} and {RST.relative_to(ROOT)} ({len(summaries)} experiments)"
+        f"wrote {markdown.relative_to(ROOT)} and {rst_path.relative_to(ROOT)} "
+        f"({len(summaries)} experiments)"
     )
 
 
@@ -218,11 +274,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "results")
     p.add_argument("--device", default="auto")
     p.add_argument("--render", action="store_true", help="only rewrite the pages")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue experiments stopped before: reuse their finished runs (see "
+        "'autoencoders experiment run --resume')",
+    )
     args = p.parse_args(argv)
     if not args.render:
         for name in args.names or runs.experiment_names():
             print(f"== {name}", flush=True)
-            s = run_one(name, args.work, args.device)
+            s = run_one(name, args.work, args.device, args.resume)
             print(f"   {s['wall_seconds']:.0f} s", flush=True)
     render()
     return 0

@@ -80,6 +80,17 @@ def test_vae_hz_has_the_six_pairs_and_the_four_layer_vae():
     assert [c.kwargs for c in configs if "hidden" in c.kwargs] == [{"hidden": [400, 100], "z": 20}]
 
 
+def test_vae_hz_table_has_the_importance_weighted_nll():
+    from autoencoders.runs.settings import RunResult
+    from autoencoders.training import History
+
+    columns = runs.get_experiment("vae-hz").columns
+    result = RunResult(dir=None, model="vae", num_parameters=1, variational=True,
+                       best_val_loss=1.0, best_epoch=1, history=History(), seconds=0.1,
+                       metrics={"test_mse": 0.02, "test_nll": 240.5})  # fmt: skip
+    assert columns(None, None, result) == {"test_nll": 240.5}
+
+
 def test_face_vae_uses_the_original_optimizer_with_the_effective_weight_decay():
     exp = runs.get_experiment("face-vae")
     assert exp.settings["lr"] == 5e-4 and tuple(exp.settings["betas"]) == (0.5, 0.999)

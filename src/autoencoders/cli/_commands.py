@@ -148,6 +148,7 @@ def _experiment(args: argparse.Namespace, argv: Sequence[str]) -> int:
         seed=args.seed,
         progress=args.progress if args.progress is not None else sys.stderr.isatty(),
         overwrite=args.overwrite,
+        resume=args.resume,
         command=_command_line(argv),
     )
     print(_table(result.dir / "comparison.md"))

@@ -177,6 +177,12 @@ def _add_experiment_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "--overwrite", action="store_true", help="write into --out even if it holds an experiment"
     )
     r.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the experiment in --out: reuse its finished runs, continue an unfinished "
+        "one from its last checkpoint",
+    )
+    r.add_argument(
         "--progress", action=_ON_OFF, help="progress bars (default: when stderr is a terminal)"
     )
 

@@ -59,7 +59,7 @@ from autoencoders.io import atomic_write_bytes
 from autoencoders.registry import experiments
 from autoencoders.runs._files import check_out
 from autoencoders.runs.context import Config, ExperimentContext, ExperimentResult, Figures
-from autoencoders.runs.folder import train_run
+from autoencoders.runs.folder import finished_run, same_run, train_run
 from autoencoders.runs.inputs import data_for_models
 from autoencoders.runs.models import build_model
 from autoencoders.runs.settings import RunError, RunResult, RunSettings
@@ -223,6 +223,7 @@ def _train(
     splits: Any,
     overwrite: bool,
     command: str | None,
+    resume: bool = False,
 ) -> None:
     exp = ctx.experiment
     names = [c.name for c in ctx.configs]
@@ -242,15 +243,23 @@ def _train(
         logger.info("%s: run %d/%d: %s", exp.name, len(ctx.configs) + 1, len(names), c.name)
         if ctx.settings.data != settings.data:
             settings = dataclasses.replace(settings, data=ctx.settings.data)
-        ctx.results[c.name] = train_run(
-            c.model,
-            dict(c.kwargs),
-            settings,
-            out=ctx.dir / c.name,
-            overwrite=overwrite,
-            splits=split,
-            command=command,
-        )
+        out = ctx.dir / c.name
+        done = finished_run(out, c.model, c.kwargs, settings) if resume else None
+        if done is not None:
+            logger.info("%s: run %s finished before: reusing %s", exp.name, c.name, out)
+            ctx.results[c.name] = done
+        else:  # with resume, checkpoints every epoch; one of this very run is continued
+            again = resume and same_run(out, c.model, c.kwargs, settings)
+            ctx.results[c.name] = train_run(
+                c.model,
+                dict(c.kwargs),
+                dataclasses.replace(settings, resume=True) if resume else settings,
+                out=out,
+                overwrite=overwrite or resume,
+                splits=split,
+                command=command,
+                fresh=resume and not again,
+            )
         ctx.data[c.name] = split
         ctx.configs.append(c)
         if exp.columns is not None:
@@ -343,6 +352,7 @@ def run_experiment(
     seed: int = 0,
     progress: bool = False,
     overwrite: bool = False,
+    resume: bool = False,
     command: str | None = None,
     splits: Any = None,
 ) -> ExperimentResult:
@@ -360,6 +370,11 @@ def run_experiment(
         seed: seed of every run (initialisation, shuffling, noise, figures).
         progress: progress bars.
         overwrite: allow writing into a folder that already holds an experiment.
+        resume: continue the experiment in ``out``: a configuration whose run folder holds
+            this very run, finished, is reused as it is (not trained again); an unfinished
+            one continues from its last checkpoint (every run writes one per epoch when
+            resuming), and any other is trained afresh. So a long experiment that was
+            stopped is continued with the same command plus ``resume=True``.
         command: the command line, recorded.
         splits: data already loaded, for every run (instead of ``data``).
 
@@ -385,7 +400,12 @@ def run_experiment(
     configs = list(exp.configs(quick))
     if not configs:
         raise RunError(f"experiment {exp.name!r} has no configurations")
-    folder = check_out(out, exp.name, overwrite, suffix="-experiment")
+    if resume and out is None:
+        raise RunError(
+            "resume=True needs out=: the folder of the experiment to continue",
+            cli="--resume needs --out DIR: the folder of the experiment to continue",
+        )
+    folder = check_out(out, exp.name, overwrite or resume, suffix="-experiment")
     ctx = ExperimentContext(exp, folder, quick, settings)
     record: dict[str, Any] = {
         "experiment": exp.name,
@@ -401,11 +421,11 @@ def run_experiment(
     folder.mkdir(parents=True, exist_ok=True)
     _write_json(folder / "experiment.json", record)
     try:
-        _train(ctx, configs, overrides, splits, overwrite, command)
+        _train(ctx, configs, overrides, splits, overwrite, command, resume)
         if exp.followup is not None:
             more = list(exp.followup(ctx))
             record["configs"] += [dataclasses.asdict(c) for c in more]
-            _train(ctx, more, overrides, splits, overwrite, command)
+            _train(ctx, more, overrides, splits, overwrite, command, resume)
         rows = _rows(ctx)
         if exp.notes is not None:
             ctx.notes.extend(exp.notes(ctx))

@@ -101,6 +101,7 @@ def train_run(
     overwrite: bool = False,
     splits: Any = None,
     command: str | None = None,
+    fresh: bool = False,
 ) -> RunResult:
     """Train a registered model and write a complete run folder.
 
@@ -131,6 +132,9 @@ def train_run(
         splits: data already loaded (a :class:`~autoencoders.data.DataSplits`, e.g. from
             :func:`~autoencoders.data.from_tensors`); default: load ``settings.data``.
         command: the command line, recorded in ``run.json`` and the report.
+        fresh: with ``settings.resume``, start afresh all the same: the folder's old
+            checkpoints (of another run) are deleted first. A resumed experiment uses it for
+            a configuration whose folder holds a different run.
 
     Returns:
         A :class:`RunResult` (folder, parameters, best validation loss, metrics, history).
@@ -164,7 +168,7 @@ def train_run(
         splits = load_data(settings, net)
     else:
         check_data(splits, net)
-    if overwrite and not settings.resume:  # a fresh run: no checkpoints or logs of the old one
+    if (overwrite and not settings.resume) or fresh:  # no checkpoints or logs of the old run
         for sub in (CHECKPOINT_DIR, TENSORBOARD_DIR):
             if (folder / sub).is_dir():
                 shutil.rmtree(folder / sub)
@@ -229,6 +233,73 @@ def train_run(
         metrics=metrics,
         history=history,
         seconds=run["seconds"],
+    )
+
+
+#: What may differ between a finished run's record and a rerun that reuses it: where it
+#: trained and how checkpoints were kept say nothing about the model it produced.
+_VOLATILE = ("device", "resume", "checkpoint_every")
+
+
+def same_run(
+    folder: str | os.PathLike[str], model: str, model_kwargs: Mapping[str, Any],
+    settings: RunSettings,
+) -> bool:  # fmt: skip
+    """Whether ``folder``'s ``run.json`` records this very run: the same model and keywords,
+    the same training settings (the device and checkpointing aside), the same data and limit.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     same_run(d, "ae", {"z": 2}, RunSettings())
+        False
+    """
+    run = read_run(Path(folder))
+    if not run:
+        return False
+    net = build_model(model, dict(model_kwargs))
+    trained = {k: v for k, v in (run.get("training") or {}).items() if k not in _VOLATILE}
+    wanted = {k: v for k, v in settings.record().items() if k not in _VOLATILE}
+    data = run.get("data") or {}
+    return (
+        run.get("model") == (net.name or model)
+        and run.get("model_kwargs") == json.loads(json.dumps(dict(model_kwargs), default=str))
+        and trained == json.loads(json.dumps(wanted, default=str))
+        and data.get("limit") == settings.limit
+        and data.get("root") == settings.data_root
+    )
+
+
+def finished_run(
+    folder: str | os.PathLike[str], model: str, model_kwargs: Mapping[str, Any],
+    settings: RunSettings,
+) -> RunResult | None:  # fmt: skip
+    """The :class:`RunResult` of the finished run in ``folder`` if it is this run (see
+    :func:`same_run`) and complete (``status`` done, weights, metrics and history present);
+    else None. What an experiment resumed with ``resume=True`` reuses instead of training."""
+    folder = Path(folder)
+    files = ("model.safetensors", METRICS_FILE, "history.json")
+    if not same_run(folder, model, model_kwargs, settings):
+        return None
+    run = read_run(folder)
+    if run.get("status") != "done" or not all((folder / f).is_file() for f in files):
+        return None
+    try:
+        metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
+        history = History.coerce(folder / "history.json")
+    except (OSError, ValueError, TypeError) as exc:
+        logger.warning("not reusing the run in %s: %s", folder, exc)
+        return None
+    return RunResult(
+        dir=folder,
+        model=run["model"],
+        num_parameters=int(run["num_parameters"]),
+        variational=bool(run["variational"]),
+        best_val_loss=run.get("best_val_loss"),
+        best_epoch=run.get("best_epoch"),
+        metrics=metrics,
+        history=history,
+        seconds=float(run.get("seconds", 0.0)),
     )
 
 
