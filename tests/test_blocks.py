@@ -331,6 +331,7 @@ def test_block_records_constructor_kwargs() -> None:
         "activation": "tanh",
         "dropout": 0.0,
         "batch_norm": False,
+        "condition_features": 0,
     }
 
 

@@ -229,3 +229,25 @@ def test_conditional_sample_accuracy_refuses_other_models() -> None:
         metrics.conditional_sample_accuracy(autoencoders.build("vae", h=8, z=2), (x, y), (x, y))
     with pytest.raises(ValueError, match="has no labels"):
         metrics.conditional_sample_accuracy(_cvae(), x, (x, y))
+
+
+def test_the_dense_encoder_sees_the_label_from_its_first_layer() -> None:
+    from autoencoders.blocks import MLPEncoder
+
+    model = _cvae().eval()
+    assert model.encoder.condition_features == CLASSES
+    assert model.encoder.net[0].in_features == 28 * 28 + CLASSES
+    x = _quadrants(1)[0].expand(2, -1, -1, -1)
+    with torch.no_grad():  # the same image under two labels: two posteriors
+        h = model.encoder(x, condition=model.condition(torch.tensor([0, 1])))
+    assert not torch.equal(h[0], h[1])
+    with pytest.raises(ValueError, match=r"condition_features=4: it takes a condition of shape"):
+        model.encoder(x)
+    with pytest.raises(ValueError, match="condition_features=0"):
+        MLPEncoder(hidden=(8,))(x, condition=torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="build the encoder with condition_features=3"):
+        autoencoders.Autoencoder(
+            model.encoder, model.bottleneck, model.decoder, condition=LabelCondition(3)
+        )
+    # a conv encoder takes no condition: the label joins its features only
+    assert _cvae(encoder="conv").encoder.condition_features == 0

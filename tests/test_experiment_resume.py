@@ -79,6 +79,11 @@ def test_same_run_compares_model_keywords_settings_and_data(tmp_path, data):
     assert not same_run(folder, "ae", {"h": 8, "z": 2}, limited)
     on_gpu = RunSettings(epochs=1, batch_size=16, device="cuda", plots=False)
     assert same_run(folder, "ae", {"h": 8, "z": 2}, on_gpu), "the device does not matter"
+    # the same name and keywords building other blocks (the library changed): not the same
+    config = json.loads((folder / "config.json").read_text())
+    config["encoder"]["kwargs"]["activation"] = "tanh"
+    (folder / "config.json").write_text(json.dumps(config))
+    assert not same_run(folder, "ae", {"h": 8, "z": 2}, settings)
 
 
 def test_resume_needs_the_folder(data):

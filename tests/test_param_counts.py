@@ -91,17 +91,25 @@ CASES = {
     + linear(400, 64)
     + linear(64, 400)
     + linear(400, 784),
-    # CVAE: the VAE with a one-hot label (10) beside the encoder's 400 features and the code
-    ("cvae", ()): linear(784, 400)
+    # CVAE: the VAE with a one-hot label (10) beside the input pixels, beside the encoder's
+    # 400 features and beside the code
+    ("cvae", ()): linear(784 + 10, 400)
     + 2 * linear(400 + 10, 20)
     + linear(20 + 10, 400)
     + linear(400, 784),
     # with a learned 4-d label embedding instead: a 10 x 4 table
-    ("cvae", (("embedding", 4),)): linear(784, 400)
+    ("cvae", (("embedding", 4),)): linear(784 + 4, 400)
     + 2 * linear(400 + 4, 20)
     + 10 * 4
     + linear(20 + 4, 400)
     + linear(400, 784),
+    # the conv CVAE: conv_ae's layers, the label beside the conv features and the code
+    ("cvae", (("encoder", "conv"), ("z", 8))): conv(1, 16, 3)
+    + conv(16, 32, 3)
+    + 2 * linear(32 * 7 * 7 + 10, 8)
+    + linear(8 + 10, 32 * 7 * 7)
+    + conv(32, 16, 3)
+    + conv(16, 1, 3),
     # sparse and contractive AEs: the plain AE (the regularizers have no parameters)
     ("sparse_ae", ()): linear(784, 400) + linear(400, 64) + linear(64, 400) + linear(400, 784),
     ("contractive_ae", ()): linear(784, 400) + linear(400, 20) + linear(20, 400) + linear(400, 784),

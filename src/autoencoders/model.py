@@ -164,6 +164,13 @@ class Autoencoder(nn.Module):
             raise TypeError(f"condition must be an nn.Module, got {type(condition).__name__}")
         e = int(getattr(condition, "out_features", 0)) if condition is not None else 0
         plus = f" + {e} (the condition)" if e else ""
+        e_in = int(getattr(encoder, "condition_features", 0) or 0)
+        if e_in and e_in != e:
+            raise ValueError(
+                f"the encoder takes a condition of {e_in} features at its input, but the "
+                f"model's condition gives {e or 'none'}; build the encoder with "
+                f"condition_features={e}"
+            )
         f_enc = getattr(encoder, "out_features", None)
         f_bn = getattr(bottleneck, "in_features", None)
         if f_enc is not None and f_bn is not None and f_enc + e != f_bn:
@@ -352,9 +359,7 @@ class Autoencoder(nn.Module):
         if corrupt and self.noise is not None:
             corrupted = self.noise(x) if generator is None else self.noise(x, generator=generator)
             x = corrupted
-        h = self.encoder(x)
-        if c is not None:
-            h = torch.cat([h, c.to(h.dtype)], dim=1)
+        h = self._encoder_features(x, c)
         if (sample is not None or generator is not None) and _takes_draw_keywords(
             type(self.bottleneck)
         ):
@@ -397,10 +402,19 @@ class Autoencoder(nn.Module):
         return b.mean if b.mean is not None else b.z
 
     def _features(self, x: torch.Tensor, labels: Any, method: str) -> torch.Tensor:
-        """The bottleneck's input: the encoder's features, with the condition appended."""
-        c = self._condition(labels, len(x), method)
-        h = self.encoder(x)
-        return h if c is None else torch.cat([h, c.to(h.dtype)], dim=1)
+        """The bottleneck's input for ``x`` and ``labels``."""
+        return self._encoder_features(x, self._condition(labels, len(x), method))
+
+    def _encoder_features(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        """The encoder's features with the condition appended (and given to an encoder that
+        takes it at its input, one with ``condition_features``)."""
+        if c is None:
+            return self.encoder(x)
+        if getattr(self.encoder, "condition_features", 0):
+            h = self.encoder(x, condition=c)
+        else:
+            h = self.encoder(x)
+        return torch.cat([h, c.to(h.dtype)], dim=1)
 
     def encode_output(self, x: torch.Tensor, labels: Any = None) -> BottleneckOutput:
         """Encode without corruption and return the full bottleneck output (z, mean, ...)."""
@@ -476,7 +490,7 @@ class Autoencoder(nn.Module):
             >>> import autoencoders
             >>> cfg = autoencoders.build("linear_ae", z=2).config
             >>> cfg["encoder"], cfg["bottleneck"]["name"], cfg["architecture"]["name"]
-            ({'name': 'mlp', 'kwargs': {'input_shape': [1, 28, 28], 'hidden': [], 'activation': 'none', 'dropout': 0.0, 'batch_norm': False}}, 'deterministic', 'linear_ae')
+            ({'name': 'mlp', 'kwargs': {'input_shape': [1, 28, 28], 'hidden': [], 'activation': 'none', 'dropout': 0.0, 'batch_norm': False, 'condition_features': 0}}, 'deterministic', 'linear_ae')
         """
         cfg: dict[str, Any] = {"format_version": FORMAT_VERSION}
         cfg["architecture"] = self.architecture

@@ -198,6 +198,12 @@ class Encoder(Block):
     registry_kind = "encoder"
     input_shape: tuple[int, ...]
     out_features: int
+    #: The size ``E`` of the condition vector the encoder takes at its input (a conditional
+    #: model's label, one-hot), or 0. An encoder with ``condition_features > 0`` is called as
+    #: ``encoder(x, condition=c)`` by a conditional model, so ``q(z | x, y)`` sees the label
+    #: from its first layer (the MLP encoder's ``condition_features=``); every other encoder
+    #: is called as ``encoder(x)`` and the model appends the condition to its features.
+    condition_features: int = 0
 
 
 @dataclass

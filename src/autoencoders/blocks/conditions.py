@@ -4,7 +4,9 @@ A :class:`Condition` maps the labels of a batch to a vector per sample, ``(B, ou
 A model with a condition (a conditional VAE, ``autoencoders.build("cvae")``) appends that
 vector to the encoder's features before the bottleneck, so ``q(z | x, y)``, and to the code
 before the decoder, so ``p(x | z, y)``; any encoder and decoder therefore work unchanged (the
-bottleneck takes ``F + E`` features and the decoder ``Z + E`` inputs). Labels travel with the
+bottleneck takes ``F + E`` features and the decoder ``Z + E`` inputs). An encoder that can
+take it at its input as well (``condition_features = E``, as the MLP encoder can) is given it
+there too, so the posterior's first layer sees the label. Labels travel with the
 data: the Trainer, the metrics and the plots pass ``labels=`` to every model that
 :attr:`~autoencoders.Autoencoder.takes_labels`.
 """

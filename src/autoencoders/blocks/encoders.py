@@ -45,6 +45,9 @@ class MLPEncoder(Encoder):
             ``leaky_relu``, ``none`` for linear, ...).
         dropout: dropout probability after each hidden activation.
         batch_norm: put ``BatchNorm1d`` before each activation.
+        condition_features: the size of a condition vector (a conditional model's one-hot
+            label) appended to the flattened input, so the first layer sees it: ``forward(x,
+            condition=c)`` with ``c`` of shape ``(N, condition_features)``; 0 for none.
 
     Example:
         >>> enc = MLPEncoder(input_shape=(1, 28, 28), hidden=(400, 100))
@@ -61,15 +64,17 @@ class MLPEncoder(Encoder):
         activation: str = "relu",
         dropout: float = 0.0,
         batch_norm: bool = False,
+        condition_features: int = 0,
     ) -> None:
         super().__init__()
         self.input_shape = shape_tuple(input_shape, "input_shape")
+        self.condition_features = nonnegative_int(condition_features, "condition_features")
         sizes = [positive_int(h, "hidden size") for h in hidden]
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         make_activation(activation)  # validate even when there are no hidden layers
         layers: list[nn.Module] = []
-        width = math.prod(self.input_shape)
+        width = math.prod(self.input_shape) + self.condition_features
         for h in sizes:
             layers.append(nn.Linear(width, h))
             if batch_norm:
@@ -81,9 +86,19 @@ class MLPEncoder(Encoder):
         self.net = nn.Sequential(*layers)
         self.out_features = width
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         _check_input(x, self.input_shape, "MLPEncoder")
-        return self.net(x.reshape(x.shape[0], -1))
+        flat = x.reshape(x.shape[0], -1)
+        e = self.condition_features
+        if e or condition is not None:
+            if not e or condition is None or tuple(condition.shape) != (len(x), e):
+                got = None if condition is None else tuple(condition.shape)
+                raise ValueError(
+                    f"MLPEncoder was built with condition_features={e}: it takes a condition "
+                    f"of shape (N, {e}) with its input, got {got}"
+                )
+            flat = torch.cat([flat, condition.to(flat.dtype)], dim=1)
+        return self.net(flat)
 
 
 @encoders.register("conv", aliases=("cnn",))

@@ -18,6 +18,7 @@ from autoencoders import report
 from autoencoders._version import __version__
 from autoencoders.io import load, save
 from autoencoders.metrics import evaluate_model
+from autoencoders.model import Autoencoder
 from autoencoders.runs._files import METRICS_FILE, RUN_FILE, check_out, read_run, write_json
 from autoencoders.runs.inputs import check_data, data_summary, load_data
 from autoencoders.runs.models import build_model, model_arguments
@@ -31,7 +32,7 @@ from autoencoders.runs.settings import (
 from autoencoders.training import History, Trainer, find_latest
 from autoencoders.training.runtime import resolve_device
 
-__all__ = ["best_validation", "evaluate_run", "run_spec", "train_run"]
+__all__ = ["best_validation", "evaluate_run", "finished_run", "run_spec", "same_run", "train_run"]
 
 logger = logging.getLogger("autoencoders.runs")
 
@@ -245,8 +246,9 @@ def same_run(
     folder: str | os.PathLike[str], model: str, model_kwargs: Mapping[str, Any],
     settings: RunSettings,
 ) -> bool:  # fmt: skip
-    """Whether ``folder``'s ``run.json`` records this very run: the same model and keywords,
-    the same training settings (the device and checkpointing aside), the same data and limit.
+    """Whether ``folder``'s ``run.json`` records this very run: the same model and keywords
+    building the same blocks (its ``config.json``, when there is one), the same training
+    settings (the device and checkpointing aside), the same data and limit.
 
     Example:
         >>> import tempfile
@@ -261,6 +263,14 @@ def same_run(
     trained = {k: v for k, v in (run.get("training") or {}).items() if k not in _VOLATILE}
     wanted = {k: v for k, v in settings.record().items() if k not in _VOLATILE}
     data = run.get("data") or {}
+    saved = Path(folder) / "config.json"  # the blocks it built (a library change shows here)
+    if saved.is_file():
+        try:  # rebuilt, so that arguments added since with their defaults compare equal
+            before = Autoencoder.from_config(json.loads(saved.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, LookupError):
+            return False
+        if before.config != net.config:
+            return False
     return (
         run.get("model") == (net.name or model)
         and run.get("model_kwargs") == json.loads(json.dumps(dict(model_kwargs), default=str))

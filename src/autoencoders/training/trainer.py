@@ -65,6 +65,8 @@ class Trainer:
 
     Args:
         model: the model; ``model(x)`` is passed to the loss with the clean ``x`` as target.
+            A conditional model (``model.takes_labels``, e.g. ``build("cvae")``) is called as
+            ``model(x, labels=y)`` with the labels of ``(x, y)`` data, which it then needs.
         loss: None (:func:`autoencoders.losses.default_loss`), a registered loss name, or a
             callable ``loss(output, x) -> LossOutput`` whose total is a batch mean. A loss with
             a ``set_step(step)`` method is told the number of optimizer steps taken before

@@ -8,6 +8,7 @@ bottleneck.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,7 +52,8 @@ def compose(
     bottleneck's default. ``condition`` makes the model conditional: a registered condition
     name or ``{"name": ..., **kwargs}`` (e.g. ``{"name": "label", "num_classes": 10}``); the
     bottleneck then gets ``in_features + E`` and the decoder ``z + E`` (``E`` the condition's
-    size).
+    size), and an encoder that can take the condition at its input (one with a
+    ``condition_features`` argument, as the MLP encoder has) gets it there too.
 
     Example:
         >>> m = compose((1, 28, 28), encoder="mlp", encoder_kwargs={"hidden": [128]},
@@ -60,9 +62,12 @@ def compose(
         (8, False)
     """
     shape = list(input_shape)
-    enc = encoders.build(encoder, input_shape=shape, **(encoder_kwargs or {}))
     cond = None if condition is None else _by_name(conditions, condition, "condition")
     e = cond.out_features if cond is not None else 0
+    enc_kwargs = dict(encoder_kwargs or {})
+    if e and _takes(encoders.get(encoder), "condition_features"):
+        enc_kwargs.setdefault("condition_features", e)  # q(z|x,y) sees y from its input
+    enc = encoders.build(encoder, input_shape=shape, **enc_kwargs)
     bn = bottlenecks.build(
         bottleneck, in_features=enc.out_features + e, z=z, **(bottleneck_kwargs or {})
     )
@@ -70,6 +75,14 @@ def compose(
     corruption = build_noise(noise, noise_kwargs or {}) if noise is not None else None
     regs = [_by_name(regularizer_registry, spec, "regularizer") for spec in regularizers]
     return Autoencoder(enc, bn, dec, corruption, regs, condition=cond, loss=loss)
+
+
+def _takes(builder: Any, keyword: str) -> bool:
+    """Whether ``builder`` (a block class or factory) takes the keyword ``keyword``."""
+    try:
+        return keyword in inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _by_name(registry: Any, spec: str | dict[str, Any], what: str) -> Any:

@@ -299,8 +299,10 @@ def cvae(
     """Conditional VAE (Sohn et al. 2015): encoder and decoder both see the class label.
 
     A :class:`~autoencoders.blocks.LabelCondition` turns the label ``y`` into a one-hot
-    vector (or a learned embedding of size ``embedding``), appended to the encoder's features
-    before the Gaussian bottleneck and to the code before the decoder. With the prior
+    vector (or a learned embedding of size ``embedding``), appended to the input pixels (the
+    dense encoder's first layer sees it), to the encoder's features before the Gaussian
+    bottleneck and to the code before the decoder; the conv encoder is left as it is and the
+    label joins its features. With the prior
     ``N(0, I)`` for every class, per sample::
 
         loss = -E_q(z|x,y)[log p(x|z,y)] + KL(q(z|x,y) || N(0, I))
