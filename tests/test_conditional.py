@@ -197,6 +197,8 @@ def test_metrics_and_plots_pass_the_labels() -> None:
     assert "column j: class j" in fig.texts[0].get_text()
     plots.plot_reconstructions(model, TensorDataset(x, y), n=4)
     plots.plot_latent_space(model, x, y)
+    # the first layer's pixel weights are drawn (the label's columns come after them)
+    assert "Linear(784→32)" in plots.plot_filters(model).axes[0].get_title()
     with pytest.raises(ValueError, match="no labels, but the model is conditional"):
         plots.plot_reconstructions(model, x, n=4)
 

@@ -85,6 +85,9 @@ def plot_filters(
     w = layer.weight.detach().float().cpu()
     if isinstance(layer, nn.Linear):
         shape = tuple(getattr(model, "input_shape", ()))
+        extra = int(getattr(getattr(model, "encoder", None), "condition_features", 0) or 0)
+        if extra and math.prod(shape) + extra == w.shape[1]:
+            w = w[:, : math.prod(shape)]  # the pixels' weights; the condition's come after
         if math.prod(shape) != w.shape[1]:
             raise ValueError(
                 f"the first Linear layer reads {w.shape[1]} features, not the flattened input "
