@@ -545,3 +545,23 @@ def test_train_fashion_mnist_subset(tmp_path: Path) -> None:
     assert run["data"]["name"] == "fashion-mnist"
     assert run["data"]["sizes"] == {"train": 500, "val": 500, "test": 500}
     assert "Ankle boot" in run["data"]["class_names"]
+
+
+@pytest.mark.realdata
+@needs_fashion
+@pytest.mark.parametrize("name", ["cvae", "vq_vae"])
+def test_families_train_from_the_cli(name: str, tmp_path: Path) -> None:
+    """A family trains from the command line like any model (the CVAE on the labels the
+    loader gives), with its metrics and figures."""
+    out = tmp_path / name
+    argv = ["-q", "train", name, "--set", "h=16", "--set", "z=4", "--epochs", "1"]
+    argv += ["--batch-size", "64", "--limit", "300", "--out", str(out)]
+    if name == "vq_vae":
+        argv += ["--set", "codebook_size=16", "--set", "code_dim=2"]
+    assert cli.main(argv) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "done" and run["model"] == name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert math.isfinite(metrics["test_mse"])
+    if name == "cvae":
+        assert (out / "samples.png").is_file() and math.isfinite(metrics["test_nll"])
