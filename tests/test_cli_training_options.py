@@ -444,11 +444,14 @@ def test_experiment_run_calls_run_experiment(capsys, monkeypatch: pytest.MonkeyP
     assert seen == {
         "name": "dense-ae", "out": "E", "quick": True, "epochs": 2, "limit": 50, "data": "mnist",
         "data_root": "d", "device": "cpu", "seed": 4, "progress": False, "overwrite": True,
-        "command": command,
+        "resume": False, "command": command,
     }  # fmt: skip
     out = capsys.readouterr().out.splitlines()
     assert out[:3] == ["| run | test MSE |", "|---|---|", "| a | 0.1 |"]
     assert out[3] == "experiment folder: E  (1 runs; comparison.md, comparison.csv, 1 figure; 3 s)"
+    seen.clear()
+    assert cli.main(["-q", "experiment", "run", "dense-ae", "--out", "R", "--resume"]) == 0
+    assert seen["resume"] is True and seen["overwrite"] is False
 
 
 def test_unknown_experiment_is_one_line(capsys) -> None:
