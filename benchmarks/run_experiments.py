@@ -87,6 +87,7 @@ def run_one(name: str, work: Path, device: str, resume: bool = False) -> dict:
         figures.append({"file": path.name, "caption": caption})
     md = (result.dir / "comparison.md").read_text(encoding="utf-8")
     table = [line for line in md.splitlines() if line.startswith("|")]
+    train_seconds = round(sum(r.seconds for r in result.runs.values()), 1)
     summary = {
         "name": exp.name,
         "title": exp.title,
@@ -94,9 +95,10 @@ def run_one(name: str, work: Path, device: str, resume: bool = False) -> dict:
         "command": command,
         "wall_seconds": round(wall, 1),
         # a resumed experiment reused the runs that had finished: its wall time is that of the
-        # last part only, while the runs' own training times add up to the whole
-        "resumed": resume,
-        "train_seconds": round(sum(r.seconds for r in result.runs.values()), 1),
+        # last part only, while the runs' own training times add up to the whole (a resume
+        # that found nothing finished trained every run now: its wall time is the whole)
+        "resumed": resume and wall < train_seconds,
+        "train_seconds": train_seconds,
         # the 1-minute load average, sampled every 30 s: its mean and maximum (above the CPU
         # count, other work shared the machine and the wall time is longer than on an idle one)
         "load": {
