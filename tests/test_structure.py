@@ -26,7 +26,8 @@ CLI = PACKAGE / "cli"
 #: The parts of the package, lowest first; a part imports only from parts on a lower layer
 #: (and from itself). The same table is on the documentation's Architecture page.
 LAYERS: list[set[str]] = [
-    {"registry", "_utils", "_version"},
+    {"errors", "_version"},
+    {"registry", "_utils", "_inputs"},
     {"blocks", "data"},
     {"model", "losses", "noise"},
     {"zoo", "io", "metrics"},

@@ -6,6 +6,12 @@
 model made of user-registered blocks loads anywhere those blocks are registered (imported, or
 provided by an installed plugin).
 
+The two files vouch for each other: ``config.json`` records the SHA-256 of
+``model.safetensors`` (under ``"weights"``) and the weights' metadata records the SHA-256 of the
+config. :func:`load` checks both, so a folder whose save was interrupted between the two files,
+or a file replaced or edited since, is a :class:`~autoencoders.errors.ModelFileError`, never a
+silently different model. Loading never runs code from the folder: JSON and safetensors only.
+
 Example:
     >>> import tempfile, torch, autoencoders
     >>> model = autoencoders.build("vae", h=64, z=4).eval()
@@ -19,33 +25,122 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file
+from safetensors.torch import load as st_load
 
 from autoencoders._utils import unwrap_model
 from autoencoders._version import __version__
+from autoencoders.errors import AutoencodersError, ModelFileError
 from autoencoders.model import Autoencoder
+from autoencoders.registry import models
 
-__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "atomic_write_bytes", "load", "load_config", "save"]
+__all__ = [
+    "CONFIG_NAME",
+    "WEIGHTS_NAME",
+    "atomic_write_bytes",
+    "canonical_json",
+    "load",
+    "load_config",
+    "remove_stale_temporaries",
+    "safetensors_bytes",
+    "save",
+    "sha256_hex",
+]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+#: The key of ``config.json`` that records the weights file (name, size, SHA-256).
+WEIGHTS_RECORD = "weights"
+_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+
+
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of ``data``, as hex.
+
+    Example:
+        >>> sha256_hex(b"")[:16]
+        'e3b0c44298fc1c14'
+    """
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(value: Any) -> bytes:
+    """``value`` as JSON with sorted keys and no spaces: the bytes that are hashed.
+
+    Example:
+        >>> canonical_json({"b": 1, "a": [1.5, None]})
+        b'{"a":[1.5,null],"b":1}'
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # a process we may not signal exists
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str], name: str | None = None) -> list[Path]:
+    """Delete the temporary files that :func:`atomic_write_bytes` left in ``folder`` when its
+    process was killed mid-write (only those of processes that no longer run).
+
+    Args:
+        folder: where to look.
+        name: only the temporaries of this file name (None: all of them).
+
+    Returns:
+        The files removed.
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> _ = (d / ".config.json.999999999.abc.tmp").write_bytes(b"half")
+        >>> [p.name for p in remove_stale_temporaries(d)]
+        ['.config.json.999999999.abc.tmp']
+    """
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        m = _TMP.match(p.name)
+        if m is None or (name is not None and m.group("name") != name):
+            continue
+        if not _pid_alive(int(m.group("pid"))) and p.is_file():
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temp file in the same folder, fsync, rename.
 
-    A reader sees the old file or the new one, never a half-written one.
+    A reader sees the old file or the new one, never a half-written one. The temp file's name
+    carries the writer's process id, so the temporaries of a writer that was killed are found
+    and removed by the next write of the same file (:func:`remove_stale_temporaries`).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(path.parent, path.name)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+    )
     try:
         # mkstemp creates the file readable by its owner only; give it the usual 0o644 less umask
         os.fchmod(fd, 0o666 & ~_umask())
@@ -79,18 +174,38 @@ def fsync_dir(folder: Path) -> None:
         os.close(dfd)
 
 
-def _state_dict_bytes(state: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+def safetensors_bytes(state: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """``state`` as safetensors bytes that depend on the tensors and metadata only.
+
+    safetensors writes the header's keys in an arbitrary order (its metadata is a hash map),
+    so two saves of one model would differ in bytes and in hash; the header is rewritten with
+    sorted keys (the tensors' offsets are relative to the data, so they stay valid).
+
+    Example:
+        >>> t = {"w": torch.ones(2, 2)}
+        >>> meta = {"format": "pt", "a": "1", "b": "2", "c": "3"}
+        >>> safetensors_bytes(t, meta) == safetensors_bytes(t, dict(reversed(meta.items())))
+        True
+    """
     from safetensors.torch import save
 
-    return save({k: v.detach().contiguous().cpu() for k, v in state.items()}, metadata=metadata)
+    raw = save({k: v.detach().contiguous().cpu() for k, v in state.items()}, metadata=metadata)
+    n = int.from_bytes(raw[:8], "little")
+    header = json.dumps(json.loads(raw[8 : 8 + n]), sort_keys=True, separators=(",", ":"))
+    head = header.encode("utf-8")
+    head += b" " * (-len(head) % 8)  # safetensors aligns the data to 8 bytes
+    return len(head).to_bytes(8, "little") + head + raw[8 + n :]
 
 
 def save(model: Autoencoder, directory: str | os.PathLike[str]) -> Path:
     """Write ``config.json`` and ``model.safetensors`` for ``model`` into ``directory``.
 
-    The folder is created if needed. Both files are written atomically (temp file, fsync,
-    rename), and the config is computed first, so a model that cannot be described (an
-    unregistered block, a non-JSON argument) raises before anything on disk changes.
+    The folder is created if needed. The config is computed first, so a model that cannot be
+    described (an unregistered block, a non-JSON argument) raises before anything on disk
+    changes. Then the weights and the config are each written atomically (temp file, fsync,
+    rename), weights first; each records the other's SHA-256, so a crash between the two
+    leaves a folder that :func:`load` refuses with a clear error rather than loading the new
+    weights with the old config. Temporaries of a save that was killed are removed.
 
     Args:
         model: an :class:`~autoencoders.Autoencoder`.
@@ -120,48 +235,132 @@ def save(model: Autoencoder, directory: str | os.PathLike[str]) -> Path:
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"save() needs a folder, but {str(folder)!r} is a file")
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {"format": "pt", "library": "autoencoders", "version": __version__}
-    weights = _state_dict_bytes(model.state_dict(), meta)
+    meta = {
+        "format": "pt",
+        "library": "autoencoders",
+        "version": __version__,
+        "config_sha256": sha256_hex(canonical_json(config)),
+    }
+    weights = safetensors_bytes(model.state_dict(), meta)
+    record = {"file": WEIGHTS_NAME, "bytes": len(weights), "sha256": sha256_hex(weights)}
+    text = json.dumps({**config, WEIGHTS_RECORD: record}, indent=2, sort_keys=False) + "\n"
     atomic_write_bytes(folder / WEIGHTS_NAME, weights)
-    text = json.dumps(config, indent=2, sort_keys=False) + "\n"
     atomic_write_bytes(folder / CONFIG_NAME, text.encode("utf-8"))
     return folder
 
 
-def load_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and parse ``config.json`` from a saved model folder."""
-    folder = Path(directory)
+def _read_config(folder: Path) -> tuple[dict[str, Any], Any]:
+    """``(model config, weights record or None)`` of ``folder/config.json``."""
     if not folder.is_dir():
-        raise ValueError(f"no saved model at {str(folder)!r}: it is not a folder")
+        raise ModelFileError(f"no saved model at {str(folder)!r}: it is not a folder", folder)
     path = folder / CONFIG_NAME
     if not path.is_file():
-        raise ValueError(
+        raise ModelFileError(
             f"{str(folder)!r} has no {CONFIG_NAME}; a saved model folder holds {CONFIG_NAME} "
-            f"and {WEIGHTS_NAME} (written by autoencoders.save)"
+            f"and {WEIGHTS_NAME} (written by autoencoders.save)",
+            folder,
         )
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{str(path)!r} is not valid JSON: {exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{str(path)!r} is not valid JSON: {exc}", path) from None
+    except (OSError, RecursionError) as exc:
+        raise ModelFileError(f"cannot read {str(path)!r}: {exc}", path) from None
     if not isinstance(config, dict):
-        raise ValueError(f"{str(path)!r} must hold a JSON object, got {type(config).__name__}")
-    return config
+        raise ModelFileError(
+            f"{str(path)!r} must hold a JSON object, got {type(config).__name__}", path
+        )
+    record = config.pop(WEIGHTS_RECORD, None)
+    return config, record
 
 
-def load(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Autoencoder:
+def load_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and parse ``config.json`` from a saved model folder: the model's config, as
+    :attr:`autoencoders.Autoencoder.config` gives it (without the weights record).
+
+    Raises:
+        ModelFileError: no folder, no ``config.json``, or not a JSON object.
+    """
+    return _read_config(Path(directory))[0]
+
+
+def _check_record(record: Any, path: Path) -> str:
+    ok = isinstance(record, dict) and isinstance(record.get("sha256"), str)
+    if not ok:
+        raise ModelFileError(
+            f"{str(path)!r}: the field {WEIGHTS_RECORD!r} must be {{'file': ..., 'bytes': ..., "
+            f"'sha256': ...}} (written by autoencoders.save), got {record!r}",
+            path,
+        )
+    return str(record["sha256"])
+
+
+def _check_tensors(
+    state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], path: Path
+) -> None:
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    mis_shaped = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
+    # floating tensors may come as any float dtype (cast to the model's); integer and bool
+    # buffers (BatchNorm's counter, a VQ codebook's usage) must keep their exact dtype
+    mis_typed = [
+        f"{k}: file {state[k].dtype} vs model {expected[k].dtype}"
+        for k in expected
+        if k in state
+        and (
+            state[k].is_floating_point() != expected[k].is_floating_point()
+            or (not expected[k].is_floating_point() and state[k].dtype != expected[k].dtype)
+        )
+    ]
+    parts = []
+    if missing:
+        parts.append(f"missing {missing[:8]}{' ...' if len(missing) > 8 else ''}")
+    if unexpected:
+        parts.append(f"unexpected {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
+    if mis_shaped:
+        parts.append(f"wrong shape {mis_shaped[:8]}")
+    if mis_typed:
+        parts.append(f"wrong dtype {mis_typed[:8]}")
+    if parts:
+        raise ModelFileError(
+            f"weights in {str(path)!r} do not match its {CONFIG_NAME}: " + "; ".join(parts), path
+        )
+
+
+def load(
+    directory: str | os.PathLike[str],
+    *,
+    device: str | torch.device = "cpu",
+    verify: bool = True,
+) -> Autoencoder:
     """Rebuild a saved model through the registries and load its weights strictly.
+
+    Checked, in order: the config (a JSON object of the supported format version, every block
+    name registered, every block buildable from its keywords, a registered architecture
+    name), the weights file (readable safetensors with exactly the model's tensor names,
+    shapes and dtype kinds: a floating tensor may be stored in any float dtype and is cast to
+    the model's, integer and bool tensors must match exactly), then that the two files are
+    the ones one :func:`save` wrote together (their SHA-256 records).
 
     Args:
         directory: a folder written by :func:`save`.
         device: where to put the weights.
+        verify: check the SHA-256 records (folders written before they existed have none and
+            load without them). Pass False to load files you edited on purpose.
 
     Returns:
         The model, in eval mode.
 
     Raises:
-        ValueError: missing or unreadable files, an unknown block name (with what is
-            registered), or weights that do not match the config (missing, unexpected or
-            mis-shaped tensors are listed).
+        ModelFileError: missing or unreadable files, a config that does not describe a model,
+            weights that do not match it (missing, unexpected, mis-shaped and mis-typed tensors
+            are listed), or files that were not saved together. A block name that no
+            installed package registers is an :class:`~autoencoders.errors.UnknownNameError`
+            naming what is registered.
 
     Example:
         >>> import tempfile, torch, autoencoders
@@ -175,33 +374,76 @@ def load(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu
         True
     """
     folder = Path(directory)
-    config = load_config(folder)
-    weights_path = folder / WEIGHTS_NAME
+    config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
+    config, record = _read_config(folder)
     if not weights_path.is_file():
-        raise ValueError(f"{str(folder)!r} has {CONFIG_NAME} but no {WEIGHTS_NAME}")
-    model = Autoencoder.from_config(config)
+        raise ModelFileError(f"{str(folder)!r} has {CONFIG_NAME} but no {WEIGHTS_NAME}", folder)
     try:
-        state = load_file(str(weights_path), device=str(device))
-    except (SafetensorError, OSError) as exc:
-        raise ValueError(f"cannot read weights {str(weights_path)!r}: {exc}") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mis_shaped = [
-        f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in expected
-        if k in state and state[k].shape != expected[k].shape
-    ]
-    if missing or unexpected or mis_shaped:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:8]}{' ...' if len(missing) > 8 else ''}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
-        if mis_shaped:
-            parts.append(f"wrong shape {mis_shaped[:8]}")
-        raise ValueError(
-            f"weights in {str(weights_path)!r} do not match its {CONFIG_NAME}: " + "; ".join(parts)
+        model = Autoencoder.from_config(config)
+    except AutoencodersError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{str(config_path)!r}: {exc}", config_path) from exc
+    if model.name is not None and model.name not in models:
+        # the blocks define the model, and all of them are registered: it loads exactly, but
+        # autoencoders.build(name) would not rebuild it here
+        warnings.warn(
+            f"{str(config_path)!r} names the architecture {model.name!r}, which is not a "
+            f"registered model (registered: {', '.join(models.names())}); the model is rebuilt "
+            "from its registered blocks, but build() cannot make another one here",
+            stacklevel=2,
         )
+    try:
+        data = weights_path.read_bytes()
+        state = st_load(data)
+        metadata = _metadata(data)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(
+            f"cannot read weights {str(weights_path)!r}: {exc}", weights_path
+        ) from None
+    _check_tensors(state, model.state_dict(), weights_path)
+    if verify:
+        _verify(config, record, data, metadata, folder)
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()
+
+
+def _metadata(data: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file's header (already parsed once by
+    safetensors, so the header is known to be well formed)."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    meta = header.get("__metadata__") or {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _verify(
+    config: dict[str, Any], record: Any, data: bytes, metadata: dict[str, str], folder: Path
+) -> None:
+    config_sha = metadata.get("config_sha256")
+    if record is None and config_sha is None:
+        return  # a folder saved before the records existed
+    hint = (
+        "The save that wrote them was interrupted, or a file was replaced or edited since; "
+        "save the model again (or pass verify=False to load these files as they are)"
+    )
+    if record is None:
+        raise ModelFileError(
+            f"{str(folder / CONFIG_NAME)!r} has no {WEIGHTS_RECORD!r} record, but "
+            f"{WEIGHTS_NAME} was written with one: the two files are not from the same save. "
+            + hint,
+            folder,
+        )
+    if _check_record(record, folder / CONFIG_NAME) != sha256_hex(data):
+        raise ModelFileError(
+            f"{str(folder / WEIGHTS_NAME)!r} is not the weights file that "
+            f"{str(folder / CONFIG_NAME)!r} was saved with (its SHA-256 differs from the one "
+            "recorded). " + hint,
+            folder,
+        )
+    if config_sha != sha256_hex(canonical_json(config)):
+        raise ModelFileError(
+            f"{str(folder / CONFIG_NAME)!r} is not the config that {str(folder / WEIGHTS_NAME)!r} "
+            "was saved with (its SHA-256 differs from the one recorded in the weights). " + hint,
+            folder,
+        )

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from autoencoders._inputs import code_input, model_input
 from autoencoders.blocks.base import (
     Block,
     Bottleneck,
@@ -18,6 +19,7 @@ from autoencoders.blocks.base import (
     Decoder,
     Encoder,
     Regularizer,
+    build_part,
     spec_of,
     to_jsonable,
 )
@@ -302,17 +304,10 @@ class Autoencoder(nn.Module):
             return x
         return self.noise(x, generator=generator)
 
-    def _check_input(self, x: torch.Tensor, method: str) -> None:
+    def _check_input(self, x: torch.Tensor, method: str) -> torch.Tensor:
+        """``x`` checked and converted by the rules of :mod:`autoencoders._inputs`."""
         shape = getattr(self.encoder, "input_shape", None)
-        if shape is None:  # an encoder that does not declare its input shape checks its own
-            return
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{method} takes a torch.Tensor, got {type(x).__name__}")
-        if tuple(x.shape[1:]) != tuple(shape):
-            raise ValueError(
-                f"{method} expects inputs of shape (N, {', '.join(map(str, shape))}), "
-                f"got shape {tuple(x.shape)}"
-            )
+        return model_input(self, x, method, shape, self.pixel_range)
 
     def forward(
         self,
@@ -340,7 +335,10 @@ class Autoencoder(nn.Module):
                 order (reproducible evaluation).
 
         Raises:
-            ValueError: ``x`` is not a batch of shape ``(N, *input_shape)``.
+            InvalidInputError: ``x`` is not a batch of shape ``(N, *input_shape)``, or is on
+                another device (uint8 images are scaled to :attr:`pixel_range`, other float
+                dtypes cast; see :mod:`autoencoders.errors`).
+            InputTypeError: ``x`` is not a tensor, or of an integer dtype other than uint8.
 
         Example:
             >>> import autoencoders
@@ -351,7 +349,7 @@ class Autoencoder(nn.Module):
             >>> torch.equal(a, b), torch.equal(vae(x).z, vae(x).mean)
             (True, True)
         """
-        self._check_input(x, "Autoencoder.forward")
+        x = self._check_input(x, "Autoencoder.forward")
         c = self._condition(labels, len(x), "Autoencoder.forward")
         corrupted = None
         if corrupt is None:
@@ -418,7 +416,7 @@ class Autoencoder(nn.Module):
 
     def encode_output(self, x: torch.Tensor, labels: Any = None) -> BottleneckOutput:
         """Encode without corruption and return the full bottleneck output (z, mean, ...)."""
-        self._check_input(x, "Autoencoder.encode")
+        x = self._check_input(x, "Autoencoder.encode")
         return self.bottleneck(self._features(x, labels, "Autoencoder.encode"))
 
     def encode(self, x: torch.Tensor, labels: Any = None) -> torch.Tensor:
@@ -432,16 +430,10 @@ class Autoencoder(nn.Module):
         ``labels``: a conditional model's class per code.
 
         Raises:
-            ValueError: ``z`` is not of shape ``(N, z_dim)``.
+            InvalidInputError: ``z`` is not of shape ``(N, z_dim)`` or on another device.
+            InputTypeError: ``z`` is not a floating-point tensor.
         """
-        if not isinstance(z, torch.Tensor):
-            raise TypeError(f"Autoencoder.decode takes a torch.Tensor, got {type(z).__name__}")
-        z_dim = self.z_dim
-        if z.dim() != 2 or z.shape[1] != z_dim:
-            raise ValueError(
-                f"Autoencoder.decode expects latent codes of shape (N, {z_dim}), "
-                f"got shape {tuple(z.shape)}"
-            )
+        z = code_input(self, z, "Autoencoder.decode", self.z_dim)
         return self._decode_logits(z, self._condition(labels, len(z), "Autoencoder.decode"))
 
     def reconstruct(self, x: torch.Tensor, labels: Any = None) -> torch.Tensor:
@@ -547,42 +539,27 @@ class Autoencoder(nn.Module):
             ("noise", noise),
         ):
             part = config.get(key)
-            if part is None:
-                if key != "noise":
-                    raise ValueError(f"model config has no {key!r} entry")
-                built[key] = None
-                continue
-            if not isinstance(part, dict) or "name" not in part:
-                raise ValueError(
-                    f"config[{key!r}] must be {{'name': ..., 'kwargs': ...}}, got {part!r}"
-                )
-            built[key] = registry.build(part["name"], **dict(part.get("kwargs") or {}))
+            if part is None and key != "noise":
+                raise ValueError(f"model config has no {key!r} entry")
+            built[key] = None if part is None else build_part(registry, key, part)
         regs = config.get("regularizers") or []
         if not isinstance(regs, list):
             raise ValueError(f"config['regularizers'] must be a list, got {regs!r}")
-        built_regs = []
-        for part in regs:
-            if not isinstance(part, dict) or "name" not in part:
-                raise ValueError(
-                    f"each of config['regularizers'] must be {{'name': ..., 'kwargs': ...}}, "
-                    f"got {part!r}"
-                )
-            built_regs.append(regularizers.build(part["name"], **dict(part.get("kwargs") or {})))
+        built_regs = [
+            build_part(regularizers, f"regularizers[{i}]", part) for i, part in enumerate(regs)
+        ]
         cond = config.get("condition")
-        if cond is not None and (not isinstance(cond, dict) or "name" not in cond):
-            raise ValueError(
-                f"config['condition'] must be {{'name': ..., 'kwargs': ...}}, got {cond!r}"
-            )
+        arch = config.get("architecture")
+        if arch is not None and not (isinstance(arch, dict) and isinstance(arch.get("name"), str)):
+            raise ValueError(f"config['architecture'] must be {{'name': ..., ...}}, got {arch!r}")
         return cls(
             built["encoder"],
             built["bottleneck"],
             built["decoder"],
             built["noise"],
             built_regs,
-            condition=None
-            if cond is None
-            else conditions.build(cond["name"], **dict(cond.get("kwargs") or {})),
-            architecture=config.get("architecture"),
+            condition=None if cond is None else build_part(conditions, "condition", cond),
+            architecture=arch,
             loss=config.get("loss"),
         )
 

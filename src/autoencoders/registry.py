@@ -31,6 +31,14 @@ from typing import Any, Generic, TypeVar, overload
 
 from torch import nn
 
+from autoencoders.errors import (
+    DuplicateNameError,
+    PluginWarning,
+    RegistryError,
+    UnknownArgumentError,
+    UnknownNameError,
+)
+
 __all__ = [
     "PLUGIN_GROUP",
     "DuplicateNameError",
@@ -64,65 +72,6 @@ PLUGIN_GROUP = "autoencoders.plugins"
 BUILT_BY = "_built_by"
 
 T = TypeVar("T", bound=Callable[..., Any])
-
-
-class RegistryError(ValueError):
-    """Base class of the registry's errors (a :class:`ValueError`)."""
-
-
-class UnknownNameError(RegistryError, KeyError):
-    """A name that no registered builder (nor any installed plugin) provides.
-
-    It is a :class:`ValueError` and, for dict-like callers, a :class:`KeyError`.
-
-    Example:
-        >>> reg = Registry("widget")
-        >>> _ = reg.register("square")(lambda side=2: side * side)
-        >>> try:
-        ...     reg.get("sqare")
-        ... except UnknownNameError as exc:
-        ...     print(exc)
-        unknown widget 'sqare'; did you mean 'square'? Registered widgets: square. ...
-    """
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return str(self.args[0]) if self.args else ""
-
-
-class DuplicateNameError(RegistryError):
-    """A name registered twice without ``override=True``.
-
-    Example:
-        >>> reg = Registry("widget")
-        >>> _ = reg.register("square")(lambda: 4)
-        >>> try:
-        ...     reg.register("square")(lambda: 9)
-        ... except DuplicateNameError as exc:
-        ...     print(exc)
-        widget 'square' is already registered (as <function <lambda> at ...>); pass
-        override=True to replace it
-        >>> reg.register("square", override=True)(lambda: 9)()
-        9
-    """
-
-
-class UnknownArgumentError(TypeError):
-    """A keyword argument that the builder does not accept (a :class:`TypeError`).
-
-    Example:
-        >>> reg = Registry("widget")
-        >>> _ = reg.register("square")(lambda side=2: side * side)
-        >>> try:
-        ...     reg.build("square", sides=3)
-        ... except UnknownArgumentError as exc:
-        ...     print(exc)
-        widget 'square' got unexpected keyword argument 'sides'; did you mean 'side'?
-        Accepted: side.
-    """
-
-
-class PluginWarning(UserWarning):
-    """An entry-point plugin could not be loaded."""
 
 
 _plugins_loaded = False

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from autoencoders.registry import BUILT_BY, registry_for
+from autoencoders.errors import AutoencodersError
+from autoencoders.registry import BUILT_BY, Registry, registry_for
 
 __all__ = [
     "BUILT_BY",
@@ -28,6 +29,7 @@ __all__ = [
     "Encoder",
     "Regularizer",
     "RegularizerOutput",
+    "build_part",
     "built_by",
     "spec_of",
     "to_jsonable",
@@ -140,6 +142,42 @@ class Block(nn.Module):
         """The constructor keywords of this block (a copy)."""
         record = built_by(self)
         return dict(record[1]) if record else {}
+
+
+def build_part(registry: Registry[Any], field: str, part: Any) -> Any:
+    """Build one part of a model config, ``{"name": ..., "kwargs": {...}}``, through
+    ``registry``; every failure is an error naming the field.
+
+    A config is data (possibly from an untrusted folder): a malformed entry, a name nothing
+    registers, a keyword the block does not take or a value of the wrong type all raise a
+    :class:`ValueError` (or the registry's own error) that says which field was at fault.
+
+    Example:
+        >>> from autoencoders.registry import encoders
+        >>> build_part(encoders, "encoder", {"name": "mlp", "kwargs": {"hidden": [8]}}).out_features
+        8
+        >>> build_part(encoders, "encoder", {"name": "mlp", "kwargs": {"hidden": "many"}})
+        Traceback (most recent call last):
+          ...
+        ValueError: config['encoder']: cannot build encoder 'mlp' from kwargs {'hidden': 'many'}: ...
+    """
+    if not isinstance(part, dict) or not isinstance(part.get("name"), str):
+        raise ValueError(f"config[{field!r}] must be {{'name': ..., 'kwargs': ...}}, got {part!r}")
+    unknown = sorted(set(part) - {"name", "kwargs"})
+    if unknown:
+        raise ValueError(f"config[{field!r}] has unknown keys {unknown}; accepted: name, kwargs")
+    kwargs = part.get("kwargs") or {}
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"config[{field!r}]['kwargs'] must be a dict, got {kwargs!r}")
+    try:
+        return registry.build(part["name"], **kwargs)
+    except AutoencodersError:
+        raise  # already names the block, the keyword and what exists
+    except Exception as exc:  # any failure of a block built from file data
+        raise ValueError(
+            f"config[{field!r}]: cannot build {registry.kind} {part['name']!r} from kwargs "
+            f"{kwargs!r}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def spec_of(module: nn.Module, kind: str) -> BlockSpec:

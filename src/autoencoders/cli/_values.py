@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from autoencoders.errors import CLIError
+
 __all__ = [
     "CLIError",
     "nonnegative_number",
@@ -22,10 +24,6 @@ __all__ = [
     "positive_number",
     "split_top_level",
 ]
-
-
-class CLIError(ValueError):
-    """A usage error of the command line (bad ``--set``/``--grid``/``--zip`` syntax)."""
 
 
 def parse_value(text: str) -> Any:

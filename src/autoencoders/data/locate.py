@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from autoencoders.errors import DATA_ENV_VAR, DOWNLOAD_ENV_VAR
 from autoencoders.registry import datasets
 
 __all__ = [
@@ -43,9 +44,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Environment variable naming folders to look for datasets in (``os.pathsep``-separated).
-ENV_VAR = "AUTOENCODERS_DATA"
-#: Environment variable that, set to ``1``/``true``/``yes``, allows downloads by default.
-DOWNLOAD_ENV_VAR = "AUTOENCODERS_DOWNLOAD"
+ENV_VAR = DATA_ENV_VAR
 #: Where Debian's ``dataset-*`` packages install datasets (``<dir>/fashion-mnist/*.gz``).
 DEBIAN_DATASETS_DIR = Path("/usr/share/datasets")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from autoencoders import registry
+from autoencoders.errors import RunError
 from autoencoders.training import History, TensorBoardLogger
 from autoencoders.training.tensorboard import summary_writer_class
 
@@ -31,24 +32,6 @@ _NOT_TRAINING = ("data", "data_root", "download", "limit", "progress", "plots", 
 CHECKPOINT_DIR = "checkpoints"
 #: The sub-folder of a run folder holding its TensorBoard event files (``tensorboard``).
 TENSORBOARD_DIR = "tensorboard"
-
-
-class RunError(ValueError):
-    """A run that cannot start as asked: a taken output folder, data that does not fit the model.
-
-    ``str(exc)`` words the fix for Python callers (``overwrite=True``); :attr:`cli_message`
-    words it in the options of the ``autoencoders`` program (``--overwrite``), which the
-    command line prints instead.
-
-    Example:
-        >>> exc = RunError("pass overwrite=True", cli="pass --overwrite")
-        >>> str(exc), exc.cli_message, isinstance(exc, ValueError)
-        ('pass overwrite=True', 'pass --overwrite', True)
-    """
-
-    def __init__(self, message: str, *, cli: str | None = None) -> None:
-        super().__init__(message)
-        self.cli_message = message if cli is None else cli
 
 
 @dataclass

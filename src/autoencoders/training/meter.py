@@ -26,36 +26,13 @@ from typing import Any
 
 import torch
 
+from autoencoders.errors import NonFiniteLossError
 from autoencoders.training import distributed as dist_utils
 
 __all__ = ["NonFiniteLossError", "EpochMeter"]
 
 #: Rows of per-step losses kept as separate tensors before they are stacked into one.
 COMPACT_EVERY = 256
-
-
-class NonFiniteLossError(ValueError):
-    """Training produced a NaN or infinite loss (with ``nonfinite="raise"``).
-
-    Attributes:
-        epoch: the epoch (1-based).
-        step: the step (1-based, counted over the whole run).
-        batch: the batch within the epoch (1-based).
-        parts: ``{"loss": ..., <part>: ...}`` of that step.
-
-    Example:
-        >>> str(NonFiniteLossError(1, 3, 3, {"loss": float("nan")}))[:35]
-        'non-finite loss at epoch 1, step 3 '
-    """
-
-    def __init__(self, epoch: int, step: int, batch: int, parts: dict[str, float]) -> None:
-        self.epoch, self.step, self.batch, self.parts = epoch, step, batch, dict(parts)
-        shown = ", ".join(f"{k}={v:.6g}" for k, v in self.parts.items())
-        super().__init__(
-            f"non-finite loss at epoch {epoch}, step {step} (batch {batch} of the epoch): "
-            f"{shown}. Checkpoints written before it are untouched; lower the learning rate, "
-            "set grad_clip, use amp=None, or pass nonfinite='skip' to skip such steps"
-        )
 
 
 class EpochMeter:
