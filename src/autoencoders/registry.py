@@ -9,7 +9,7 @@ found by name through a registry, and so are the ones users add::
     >>> autoencoders.models.get("vea")
     Traceback (most recent call last):
       ...
-    autoencoders.registry.UnknownNameError: unknown model 'vea'; did you mean 'vae'? ...
+    autoencoders.errors.UnknownNameError: unknown model 'vea'; did you mean 'vae'? ...
 
 Third-party packages can add entries without being imported by hand: they declare an entry point
 in the group ``autoencoders.plugins`` whose object is a module (importing it registers its
@@ -201,7 +201,7 @@ class Registry(Generic[T]):
         >>> reg.build("square", sides=3)
         Traceback (most recent call last):
           ...
-        autoencoders.registry.UnknownArgumentError: widget 'square' got unexpected keyword argument 'sides'; did you mean 'side'? Accepted: side.
+        autoencoders.errors.UnknownArgumentError: widget 'square' got unexpected keyword argument 'sides'; did you mean 'side'? Accepted: side.
     """
 
     def __init__(self, kind: str) -> None:

@@ -98,13 +98,14 @@ def test_mid_epoch_state_checks_the_run() -> None:
 
 
 def test_checkpoint_files_round_trip(tmp_path) -> None:
-    from autoencoders.training.checkpoint import load_checkpoint, save_checkpoint
+    from autoencoders.training.checkpoint import save_checkpoint
+    from autoencoders.training.restore import load_checkpoint
 
     state, model, _ = _tiny_state()
     state.global_step = 4
     folder = save_checkpoint(tmp_path / "ckpt-epoch0001-step000000004", state)
     doc = json.loads((folder / "trainer_state.json").read_text())
-    assert doc["format_version"] == 1 and doc["global_step"] == 4
+    assert doc["format_version"] == 2 and doc["global_step"] == 4
     assert list(doc)[:4] == ["format_version", "epoch", "batch_in_epoch", "global_step"]
     other, model2, _ = _tiny_state(seed=3)
     load_checkpoint(folder, other)
@@ -115,7 +116,7 @@ def test_checkpoint_files_round_trip(tmp_path) -> None:
     (folder / "trainer_state.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="format_version 99"):
         load_checkpoint(folder, other)
-    with pytest.raises(ValueError, match="cannot read checkpoint"):
+    with pytest.raises(ValueError, match="missing model.safetensors"):
         load_checkpoint(tmp_path / "nothing", other)
 
 

@@ -165,7 +165,7 @@ def dataset_takes(name: str, option: str) -> bool:
     """Whether the dataset ``name`` takes the keyword ``option`` (or any keyword).
 
     Raises:
-        autoencoders.registry.UnknownNameError: for an unknown name, as :func:`load_dataset`.
+        autoencoders.errors.UnknownNameError: for an unknown name, as :func:`load_dataset`.
 
     Example:
         >>> dataset_takes("image-folder:photos", "channels"), dataset_takes("tensors", "channels")
@@ -235,9 +235,9 @@ def load_dataset(name: str, /, **options: Any) -> DataSplits:
         A :class:`~autoencoders.data.DataSplits`.
 
     Raises:
-        autoencoders.registry.UnknownNameError: (a ValueError) for an unknown name, with a
+        autoencoders.errors.UnknownNameError: (a ValueError) for an unknown name, with a
             close match.
-        autoencoders.registry.UnknownArgumentError: (a TypeError) for a keyword the dataset
+        autoencoders.errors.UnknownArgumentError: (a TypeError) for a keyword the dataset
             does not take, with a close match.
         TypeError: for a required argument left out (``path=`` of ``"folder"``, ``x=`` of
             ``"tensors"``).
@@ -248,7 +248,7 @@ def load_dataset(name: str, /, **options: Any) -> DataSplits:
         >>> load_dataset("fashon-mnist")
         Traceback (most recent call last):
           ...
-        autoencoders.registry.UnknownNameError: unknown dataset 'fashon-mnist'; did you mean 'fashion-mnist'? ...
+        autoencoders.errors.UnknownNameError: unknown dataset 'fashon-mnist'; did you mean 'fashion-mnist'? ...
         >>> import torch
         >>> load_dataset("tensors", x=torch.rand(10, 4), val_size=2, test_fraction=0).sizes()
         {'train': 8, 'val': 2, 'test': 0}

@@ -177,7 +177,7 @@ def layout_of(name: str) -> DataLayout:
     folder named as it is registered, with no torchvision layout.
 
     Raises:
-        autoencoders.registry.UnknownNameError: no dataset is registered as ``name``.
+        autoencoders.errors.UnknownNameError: no dataset is registered as ``name``.
 
     Example:
         >>> layout_of("fashion-mnist")

@@ -336,7 +336,7 @@ def evaluate_run(
         ...     evaluate_run(d)
         Traceback (most recent call last):
           ...
-        autoencoders.runs.settings.RunError: '...' is not a run folder (it has no config.json)
+        autoencoders.errors.RunError: '...' is not a run folder (it has no config.json)
     """
     folder = Path(run_dir)
     if not (folder / "config.json").is_file():

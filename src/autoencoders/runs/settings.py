@@ -123,7 +123,7 @@ class RunSettings:
         Raises:
             autoencoders.UnknownNameError: a name no registry entry (nor plugin) provides;
                 the message suggests a close match ("did you mean 'adam'?").
-            autoencoders.registry.UnknownArgumentError: a keyword the loss does not take.
+            autoencoders.errors.UnknownArgumentError: a keyword the loss does not take.
             TypeError: keyword arguments that are not a mapping.
             RunError: scheduler or loss keyword arguments without a scheduler or loss; a
                 weight decay, betas or checkpoint interval out of range; matplotlib or
@@ -133,7 +133,7 @@ class RunSettings:
             >>> RunSettings(betas=(0.5, 1.0)).check()
             Traceback (most recent call last):
               ...
-            autoencoders.runs.settings.RunError: betas must be two numbers in [0, 1), got (0.5, 1.0)
+            autoencoders.errors.RunError: betas must be two numbers in [0, 1), got (0.5, 1.0)
         """
         registry.optimizers.get(self.optimizer)
         if self.scheduler is not None:

@@ -42,7 +42,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
+from autoencoders._inputs import check_finite
 from autoencoders._utils import iter_batches
+from autoencoders.errors import InputTypeError, InvalidInputError
 from autoencoders.training.distributed import shard
 
 __all__ = [
@@ -164,12 +166,15 @@ def check_label_tensor(y: torch.Tensor | None, n: int, what: str) -> torch.Tenso
 
 def _check_float(x: torch.Tensor, what: str) -> torch.Tensor:
     if not torch.is_floating_point(x):
-        raise TypeError(
+        raise InputTypeError(
             f"{what} has dtype {x.dtype}; the models take floating-point inputs (scale integer "
             "images to floats first, e.g. x.float() / 255)"
         )
     if x.ndim < 1 or len(x) == 0:
-        raise ValueError(f"{what} is empty (shape {tuple(x.shape)}); it needs at least one sample")
+        raise InvalidInputError(
+            f"{what} is empty (shape {tuple(x.shape)}); it needs at least one sample"
+        )
+    check_finite(x, f"{what} data")  # one pass when the set is loaded, not one per step
     return x
 
 

@@ -14,7 +14,14 @@ Layout of a ``checkpoint_dir``::
 
 A checkpoint is first written to a hidden temporary folder, every file flushed and fsynced,
 then renamed into place, and only then is ``latest`` replaced (atomically). A process killed at
-any moment leaves ``latest`` naming a complete checkpoint. Nothing is pickled: tensors are
+any moment leaves ``latest`` naming a complete checkpoint. ``trainer_state.json`` records the
+SHA-256 of the other three files and of itself: a checkpoint is used whole or not at all
+(:func:`autoencoders.training.restore.load_checkpoint` raises
+:class:`~autoencoders.errors.CheckpointError`, and a resume
+from a ``checkpoint_dir`` passes over a damaged checkpoint to the one before it, with an
+:class:`~autoencoders.errors.IgnoredCheckpointWarning` naming it). Old checkpoints are
+deleted by renaming them to a hidden temporary name first, so one half-deleted by a crash
+is never taken for a checkpoint; a later run removes the leftovers. Nothing is pickled: tensors are
 safetensors, everything else JSON (see :mod:`autoencoders.training.state`).
 
 :func:`save_checkpoint` and :func:`load_checkpoint` write and read a
@@ -30,12 +37,10 @@ Example:
     >>> folder = save_checkpoint(Path(tempfile.mkdtemp()) / checkpoint_name(1, 0), state)
     >>> sorted(p.name for p in folder.iterdir())
     ['model.safetensors', 'optimizer.safetensors', 'state.safetensors', 'trainer_state.json']
-    >>> load_checkpoint(folder, state)
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -46,18 +51,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
-from safetensors.torch import save as st_save
 from torch import nn
 
 from autoencoders._utils import unwrap_model
-from autoencoders.io import atomic_write_bytes, fsync_dir
+from autoencoders.errors import ResumeError
+from autoencoders.io import (
+    atomic_write_bytes,
+    canonical_json,
+    fsync_dir,
+    safetensors_bytes,
+    sha256_hex,
+)
 from autoencoders.io import save as save_autoencoder
 from autoencoders.model import Autoencoder
 from autoencoders.training import distributed as dist_utils
 from autoencoders.training.callbacks import Callback, TrainerView
 from autoencoders.training.history import History
-from autoencoders.training.state import TrainingState, dumps, join_state, split_state
+from autoencoders.training.state import TrainingState, dumps, split_state
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -68,9 +78,9 @@ __all__ = [
     "TENSORS_FILE",
     "ModelCheckpoint",
     "checkpoint_name",
+    "delete_checkpoint",
     "find_latest",
     "list_checkpoints",
-    "load_checkpoint",
     "resolve_resume",
     "save_checkpoint",
     "save_model",
@@ -84,8 +94,13 @@ OPTIMIZER_FILE = "optimizer.safetensors"
 TENSORS_FILE = "state.safetensors"
 STATE_FILE = "trainer_state.json"
 LATEST = "latest"
-#: Version of the ``trainer_state.json`` layout.
-CHECKPOINT_FORMAT = 1
+#: Version of the ``trainer_state.json`` layout (2: with the SHA-256 of every file; 1 still
+#: loads, unchecked).
+CHECKPOINT_FORMAT = 2
+#: Every file of a complete checkpoint.
+FILES = (MODEL_FILE, OPTIMIZER_FILE, TENSORS_FILE, STATE_FILE)
+#: Fields of ``trainer_state.json`` that a checkpoint cannot do without.
+REQUIRED = {"epoch": int, "batch_in_epoch": int, "global_step": int, "rng": dict, "optimizer": dict}
 _NAME = re.compile(r"^ckpt-epoch(\d+)-step(\d+)$")
 
 
@@ -117,7 +132,7 @@ def write_folder(folder: str | os.PathLike[str], files: Mapping[str, bytes]) -> 
                 os.fsync(fh.fileno())
         fsync_dir(tmp)
         if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}.tmp")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(folder, old)
         os.replace(tmp, folder)
@@ -131,14 +146,14 @@ def write_folder(folder: str | os.PathLike[str], files: Mapping[str, bytes]) -> 
 
 
 def list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
-    """Complete checkpoints in ``directory`` (folders with a state file), oldest first."""
+    """Complete checkpoints in ``directory`` (folders holding all four files), oldest first."""
     d = Path(directory)
     if not d.is_dir():
         return []
     found = []
     for p in d.iterdir():
         m = _NAME.match(p.name)
-        if m and p.is_dir() and (p / STATE_FILE).is_file():
+        if m and p.is_dir() and all((p / f).is_file() for f in FILES):
             found.append(((int(m.group(2)), int(m.group(1))), p))
     return [p for _, p in sorted(found)]
 
@@ -150,7 +165,7 @@ def find_latest(directory: str | os.PathLike[str]) -> Path | None:
     if pointer.is_file():
         name = pointer.read_text(encoding="utf-8").strip()
         cand = d / name
-        if name and _NAME.match(name) and (cand / STATE_FILE).is_file():
+        if name and _NAME.match(name) and all((cand / f).is_file() for f in FILES):
             return cand
         logger.warning("%s names %r, which is not a complete checkpoint; scanning", pointer, name)
     found = list_checkpoints(d)
@@ -173,7 +188,7 @@ def save_model(model: nn.Module, folder: str | os.PathLike[str]) -> Path:
             logger.warning("cannot write a config for this model (%s); saving weights only", exc)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(folder / MODEL_FILE, st_save(state))
+    atomic_write_bytes(folder / MODEL_FILE, safetensors_bytes(state, {"format": "pt"}))
     return folder
 
 
@@ -183,7 +198,7 @@ def save_checkpoint(folder: str | os.PathLike[str], state: TrainingState) -> Pat
 
     Collective under torch.distributed: every process calls it, rank 0 writes. A non-finite
     loss since the last check raises
-    :class:`~autoencoders.training.meter.NonFiniteLossError` before anything is written.
+    :class:`~autoencoders.errors.NonFiniteLossError` before anything is written.
 
     Returns:
         The folder on rank 0, None on other ranks.
@@ -200,37 +215,16 @@ def save_checkpoint(folder: str | os.PathLike[str], state: TrainingState) -> Pat
         tensors.update(more)
         if key == "history":
             doc["optimizer"] = opt_doc  # the JSON keeps the order of format 1
+    meta = {"format": "pt"}
     files = {
-        MODEL_FILE: st_save(weights, metadata={"format": "pt"}),
-        OPTIMIZER_FILE: st_save(opt_tensors, metadata={"format": "pt"}),
-        TENSORS_FILE: st_save(tensors, metadata={"format": "pt"}),
-        STATE_FILE: dumps(doc),
+        MODEL_FILE: safetensors_bytes(weights, meta),
+        OPTIMIZER_FILE: safetensors_bytes(opt_tensors, meta),
+        TENSORS_FILE: safetensors_bytes(tensors, meta),
     }
+    doc["files"] = {name: sha256_hex(data) for name, data in files.items()}
+    doc["sha256"] = sha256_hex(canonical_json(doc))  # of everything above it
+    files[STATE_FILE] = dumps(doc)
     return write_folder(folder, files)
-
-
-def load_checkpoint(folder: str | os.PathLike[str], state: TrainingState) -> None:
-    """Restore ``state`` from the checkpoint ``folder`` (every process reads it).
-
-    Raises:
-        ValueError: missing or unreadable files, or an unsupported format version.
-    """
-    folder = Path(folder)
-    try:
-        doc = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
-        weights = load_file(str(folder / MODEL_FILE), device=str(state.device))
-        tensors = load_file(str(folder / OPTIMIZER_FILE))
-        tensors.update(load_file(str(folder / TENSORS_FILE)))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read checkpoint {str(folder)!r}: {exc}") from None
-    if doc.get("format_version") != CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"checkpoint {str(folder)!r} has format_version {doc.get('format_version')!r}; "
-            f"this version reads {CHECKPOINT_FORMAT}"
-        )
-    sd = join_state(doc, tensors)
-    sd["model"] = weights
-    state.load_state_dict(sd)
 
 
 def resolve_resume(
@@ -243,21 +237,21 @@ def resolve_resume(
     A path: that checkpoint folder, or the latest in that folder.
 
     Raises:
-        ValueError: a used ``checkpoint_dir`` without resume, ``resume=True`` without a
+        ResumeError: a used ``checkpoint_dir`` without resume, ``resume=True`` without a
             ``checkpoint_dir``, or a path holding no checkpoint.
     """
     if resume is False or resume is None:
         if checkpoint_dir is not None:
             mine = 1.0 if (is_main and list_checkpoints(checkpoint_dir)) else 0.0
             if float(dist_utils.all_reduce_sum(torch.tensor([mine]))[0]) > 0:
-                raise ValueError(
+                raise ResumeError(
                     f"checkpoint_dir {str(checkpoint_dir)!r} already holds checkpoints; "
                     "pass resume=True to continue that run, or choose an empty folder"
                 )
         return None
     if resume is True:
         if checkpoint_dir is None:
-            raise ValueError("resume=True needs checkpoint_dir (where to find checkpoints)")
+            raise ResumeError("resume=True needs checkpoint_dir (where to find checkpoints)")
         found = find_latest(checkpoint_dir)
         if found is None and is_main:
             logger.info("no checkpoint in %s: starting afresh", checkpoint_dir)
@@ -268,12 +262,39 @@ def resolve_resume(
     if not (path / STATE_FILE).is_file():
         found = find_latest(path) if path.is_dir() else None
         if found is None:
-            raise ValueError(
+            raise ResumeError(
                 f"resume={str(path)!r} is neither a checkpoint folder (with {STATE_FILE}) "
                 "nor a checkpoint_dir holding one"
             )
         path = found
     return path
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def delete_checkpoint(folder: str | os.PathLike[str]) -> None:
+    """Delete a checkpoint folder so that no crash can leave half of it looking like a
+    checkpoint: it is renamed to a hidden temporary name (atomic), then removed.
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp()); (d / checkpoint_name(1, 5)).mkdir()
+        >>> delete_checkpoint(d / checkpoint_name(1, 5)); list(d.iterdir())
+        []
+    """
+    folder = Path(folder)
+    doomed = folder.with_name(f".{folder.name}.deleting-{os.getpid()}.tmp")
+    try:
+        os.replace(folder, doomed)
+    except FileNotFoundError:
+        return
+    fsync_dir(folder.parent)
+    _remove(doomed)
 
 
 class ModelCheckpoint(Callback):
@@ -327,7 +348,7 @@ class ModelCheckpoint(Callback):
         if trainer.is_main:
             self.directory.mkdir(parents=True, exist_ok=True)
             for stale in self.directory.glob(".*.tmp"):  # left by a killed run
-                shutil.rmtree(stale, ignore_errors=True)
+                _remove(stale)
 
     def on_step_end(self, trainer: TrainerView, step: int, loss: Any) -> None:
         n = self.every_n_steps
@@ -367,7 +388,7 @@ class ModelCheckpoint(Callback):
         self.last_saved = folder
         for old in list_checkpoints(self.directory)[: -self.keep_last]:
             if old != folder:
-                shutil.rmtree(old, ignore_errors=True)
+                delete_checkpoint(old)
         return folder
 
     def state_dict(self) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 Each entry is a small factory ``factory(params, /, *, lr=..., ...) -> torch.optim.Optimizer``
 with explicit keyword arguments, so a misspelt keyword is an
-:class:`~autoencoders.registry.UnknownArgumentError` naming the accepted ones, and an unknown
-name an :class:`~autoencoders.registry.UnknownNameError` (a ``ValueError``) with a close match.
+:class:`~autoencoders.errors.UnknownArgumentError` naming the accepted ones, and an unknown
+name an :class:`~autoencoders.errors.UnknownNameError` (a ``ValueError``) with a close match.
 Learning-rate schedulers are in :mod:`autoencoders.training.schedules`.
 
 The defaults in a factory's signature apply when it is called without that keyword. The

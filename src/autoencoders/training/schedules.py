@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler as lrs
 
+from autoencoders.errors import ResumeError
 from autoencoders.registry import accepted_parameters, check_kwargs, schedulers
 
 __all__ = [
@@ -259,7 +260,7 @@ def check_scheduler(spec: Any, kwargs: Mapping[str, Any] | None = None) -> None:
         >>> check_scheduler("cosine", {"eta_mn": 1e-5})
         Traceback (most recent call last):
           ...
-        autoencoders.registry.UnknownArgumentError: scheduler 'cosine' got unexpected keyword ...
+        autoencoders.errors.UnknownArgumentError: scheduler 'cosine' got unexpected keyword ...
     """
     if spec is None or (callable(spec) and not isinstance(spec, str)):
         if kwargs:
@@ -390,21 +391,21 @@ class Schedule:
             where: the checkpoint, for the message.
 
         Raises:
-            ValueError: ``epochs`` larger than ``saved_epochs`` for a per-step schedule.
+            ResumeError: ``epochs`` larger than ``saved_epochs`` for a per-step schedule.
 
         Example:
             >>> Schedule("cosine").check_resume(2, 4, "ckpt")  # per-epoch: continues
             >>> Schedule("onecycle").check_resume(2, 4, "ckpt")
             Traceback (most recent call last):
               ...
-            ValueError: checkpoint 'ckpt' was saved by a run with epochs=2 and the per-step ...
+            autoencoders.errors.ResumeError: checkpoint 'ckpt' was saved by a run with epochs=2 and the per-step ...
         """
         if not self.per_step or "epochs" in self.kwargs or saved_epochs is None:
             return
         if epochs <= int(saved_epochs):
             return
         name = _scheduler_factory(self.spec)[0]
-        raise ValueError(
+        raise ResumeError(
             f"checkpoint {where!r} was saved by a run with epochs={saved_epochs} and the "
             f"per-step scheduler {name!r}, whose length (epochs x batches per epoch) is fixed "
             f"when it is built: it cannot be resumed with epochs={epochs}. Resume with "

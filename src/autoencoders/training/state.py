@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from autoencoders._utils import unwrap_model
+from autoencoders.errors import ResumeError
 from autoencoders.training import distributed as dist_utils
 from autoencoders.training.history import History
 from autoencoders.training.meter import EpochMeter
@@ -225,6 +226,63 @@ def _model_config(model: nn.Module) -> Any:
         return None
 
 
+#: Keys of an optimizer's param group that are state or a scheduler's, not settings.
+_NOT_SETTINGS = {"params", "initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}
+
+
+def _settings(group: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in group.items() if k not in _NOT_SETTINGS}
+    if "max_momentum" in group:  # a one-cycle schedule moves the momentum (or betas) itself
+        out.pop("momentum", None)
+        out.pop("betas", None)
+    out["lr"] = group.get("initial_lr", group["lr"])  # the base, before any schedule
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return torch.is_tensor(a) and torch.is_tensor(b) and bool(torch.equal(a, b))
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+def _keep_asked_settings(
+    optimizer: torch.optim.Optimizer, scheduler: Any, asked: list[dict[str, Any]]
+) -> list[str]:
+    """Put this run's optimizer settings back after a checkpoint's were loaded; the changes."""
+    changed: list[str] = []
+    for i, (want, group) in enumerate(zip(asked, optimizer.param_groups)):
+        have = _settings(group)
+        if set(want) != set(have):
+            raise ResumeError(
+                f"the checkpoint's optimizer has the settings {sorted(have)}, this run's "
+                f"{sorted(want)}: another kind of optimizer. Resume with the optimizer the run "
+                "was trained with, or start afresh"
+            )
+        for key, value in want.items():
+            if _same(value, have[key]):
+                continue
+            changed.append(f"{key} {have[key]!r} -> {value!r}" + (f" (group {i})" if i else ""))
+            if key != "lr":
+                group[key] = value
+                continue
+            old = float(have["lr"])
+            group["lr"] = value if old == 0 else group["lr"] * (float(value) / old)
+            if "initial_lr" in group:
+                group["initial_lr"] = value
+            base_lrs = getattr(scheduler, "base_lrs", None)
+            if isinstance(base_lrs, list) and i < len(base_lrs):
+                base_lrs[i] = value
+    if changed:
+        logger.warning(
+            "resumed with other optimizer settings than the checkpoint's: %s; this run's "
+            "values are used from here on",
+            ", ".join(changed),
+        )
+    return changed
+
+
 # -- the state of a run --------------------------------------------------------------------------
 class TrainingState:
     """Everything a resumable checkpoint holds, behind ``state_dict()`` / ``load_state_dict()``.
@@ -292,6 +350,7 @@ class TrainingState:
         self.meter: EpochMeter | None = None
         self.batches_in_epoch: int | None = None
         self.loaded_info: dict[str, Any] = {}
+        self.changed_settings: list[str] = []
         self.reset()
 
     def reset(self) -> None:
@@ -329,13 +388,13 @@ class TrainingState:
 
     def check_resumable(self, where: str) -> None:
         """After :meth:`load_state_dict`: a mid-epoch state saved with another batch size,
-        seed, number of processes or data size is a ValueError naming the difference."""
+        seed, number of processes or data size is a ResumeError naming the difference."""
         if not self.batch_in_epoch:
             return
         for key, now in self.run_info().items():
             then = self.loaded_info.get(key)
             if then != now:
-                raise ValueError(
+                raise ResumeError(
                     f"checkpoint {where!r} was taken mid-epoch with {key}={then!r}, but this "
                     f"run has {key}={now!r}; a mid-epoch resume replays the same batches and "
                     "needs the same value"
@@ -346,7 +405,7 @@ class TrainingState:
 
         Collective under torch.distributed (every rank's RNG states and epoch totals are
         gathered); returns None on ranks other than 0. Raises
-        :class:`~autoencoders.training.meter.NonFiniteLossError` before anything else when a
+        :class:`~autoencoders.errors.NonFiniteLossError` before anything else when a
         step of the epoch in progress had a non-finite loss.
         """
         lr = float(self.optimizer.param_groups[0]["lr"])
@@ -379,11 +438,21 @@ class TrainingState:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned (RNG states included)."""
+        """Restore what :meth:`state_dict` returned (RNG states included).
+
+        The optimizer's settings of this run win over the checkpoint's: a learning rate,
+        betas or weight decay given differently from the run that wrote the checkpoint is
+        used from here on (a scheduled learning rate keeps its place in the schedule, scaled
+        to the new base), and the change is logged and kept in :attr:`changed_settings`. An
+        optimizer of another kind (other settings altogether) is a
+        :class:`~autoencoders.errors.ResumeError`.
+        """
         unwrap_model(self.model).load_state_dict(state["model"], strict=True)
+        asked = [_settings(g) for g in self.optimizer.param_groups]  # this run's arguments
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
+        self.changed_settings = _keep_asked_settings(self.optimizer, self.scheduler, asked)
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         saved = list(state.get("callbacks") or [])

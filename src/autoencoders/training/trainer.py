@@ -5,6 +5,7 @@ callbacks; see :mod:`autoencoders.training`)."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from torch import nn
 from autoencoders._utils import unwrap_model
 from autoencoders.losses import default_loss
 from autoencoders.registry import losses as loss_registry
-from autoencoders.training import checkpoint
+from autoencoders.training import checkpoint, restore
 from autoencoders.training._checks import betas_pair, choice, number, optional_int, positive_int
 from autoencoders.training.batches import (
     DEFAULT_IN_MEMORY_LIMIT,
@@ -285,8 +286,8 @@ class Trainer:
         ckpt = checkpoint.resolve_resume(resume, self.checkpoint_dir, is_main=self.is_main)
         for cb in self.callbacks:
             cb.on_fit_start(self)
-        if ckpt is not None:
-            self.load_checkpoint(ckpt)
+        if ckpt is not None:  # resume=True passes over a damaged checkpoint to an older one
+            ckpt = restore.restore(ckpt, self.state, self.checkpoint_dir, fall_back=resume is True)
             self.state.check_resumable(str(ckpt))
             saved_epochs = self.state.loaded_info.get("epochs")
             self.schedule.check_resume(saved_epochs, self.epochs, str(ckpt))
@@ -322,7 +323,10 @@ class Trainer:
         for cb in self.callbacks:  # the progress bar closes here, before validation and logs
             cb.on_train_batches_end(self, so_far)
         if val_src is not None:
-            record.update({f"val_{k}": v for k, v in self._evaluate_source(val_src).items()})
+            val = self._evaluate_source(val_src)
+            if not math.isfinite(val["loss"]):  # best/ and early stopping would go wrong quietly
+                raise NonFiniteLossError(epoch + 1, self.global_step, 0, val, where="validation")
+            record.update({f"val_{k}": v for k, v in val.items()})
         record.update(meter.summary(totals))
         if self.scheduler is not None and not self.schedule.per_step:
             step_scheduler(self.scheduler, record.get("val_loss", record["train_loss"]))
@@ -405,9 +409,13 @@ class Trainer:
         return checkpoint.save_checkpoint(folder, self.state)
 
     def load_checkpoint(self, folder: str | os.PathLike[str]) -> None:
-        """Restore the model, optimizer, scheduler, scaler, callbacks, counters and RNGs
-        (a ValueError for missing or unreadable files, or another format version)."""
-        checkpoint.load_checkpoint(folder, self.state)
+        """Restore the model, optimizer, scheduler, scaler, callbacks, counters and RNGs.
+
+        Raises:
+            CheckpointError: missing, unreadable, damaged or edited files.
+            ResumeError: a checkpoint of another model or optimizer.
+        """
+        restore.load_checkpoint(folder, self.state)
 
     def __repr__(self) -> str:
         return (
