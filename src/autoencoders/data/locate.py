@@ -233,6 +233,17 @@ def torchvision_download(
     cls = getattr(tvd, torchvision_name, None)
     if not isinstance(cls, type):
         raise ValueError(f"torchvision.datasets has no dataset class {torchvision_name!r}")
+    legacy = sorted((target / torchvision_name / "processed").glob("*.pt"))
+    if legacy and torchvision_name != "CelebA":
+        # torchvision would read these with torch.load (unpickling) instead of downloading
+        raise not_found(
+            download_error=(
+                f"{legacy[0].parent} holds {', '.join(p.name for p in legacy)}, an old "
+                "torchvision format that is read by unpickling, which autoencoders never does; "
+                f"remove that folder (or put the IDX files in {target / torchvision_name / 'raw'})"
+            ),
+            download_target=target,
+        )
     logger.info("downloading %s with torchvision into %s", torchvision_name, target)
     try:
         target.mkdir(parents=True, exist_ok=True)
