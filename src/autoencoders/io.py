@@ -382,17 +382,8 @@ def load(
         model = Autoencoder.from_config(config)
     except AutoencodersError:
         raise
-    except (ValueError, TypeError) as exc:
+    except Exception as exc:  # the config is data from a file: any failure is the file's
         raise ModelFileError(f"{str(config_path)!r}: {exc}", config_path) from exc
-    if model.name is not None and model.name not in models:
-        # the blocks define the model, and all of them are registered: it loads exactly, but
-        # autoencoders.build(name) would not rebuild it here
-        warnings.warn(
-            f"{str(config_path)!r} names the architecture {model.name!r}, which is not a "
-            f"registered model (registered: {', '.join(models.names())}); the model is rebuilt "
-            "from its registered blocks, but build() cannot make another one here",
-            stacklevel=2,
-        )
     try:
         data = weights_path.read_bytes()
         state = st_load(data)
@@ -404,6 +395,15 @@ def load(
     _check_tensors(state, model.state_dict(), weights_path)
     if verify:
         _verify(config, record, data, metadata, folder)
+    if model.name is not None and model.name not in models:
+        # the blocks define the model, and all of them are registered: it loads exactly, but
+        # autoencoders.build(name) would not rebuild it here
+        warnings.warn(
+            f"{str(config_path)!r} names the architecture {model.name!r}, which is not a "
+            f"registered model (registered: {', '.join(models.names())}); the model is rebuilt "
+            "from its registered blocks, but build() cannot make another one here",
+            stacklevel=2,
+        )
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()
 

@@ -542,7 +542,8 @@ class Autoencoder(nn.Module):
             if part is None and key != "noise":
                 raise ValueError(f"model config has no {key!r} entry")
             built[key] = None if part is None else build_part(registry, key, part)
-        regs = config.get("regularizers") or []
+        regs = config.get("regularizers")
+        regs = [] if regs is None else regs
         if not isinstance(regs, list):
             raise ValueError(f"config['regularizers'] must be a list, got {regs!r}")
         built_regs = [

@@ -83,6 +83,11 @@ def _read(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], bool]:
             f"{CHECKPOINT_FORMAT}"
         )
     verified = version == CHECKPOINT_FORMAT
+    if not verified and ("sha256" in doc or "files" in doc):
+        raise bad(
+            f"{STATE_FILE} says format_version 1 but holds the SHA-256 records of format "
+            f"{CHECKPOINT_FORMAT}: it was edited"
+        )
     if verified:
         recorded = doc.pop("sha256", None)
         if recorded != sha256_hex(canonical_json(doc)):
