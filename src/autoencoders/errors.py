@@ -59,6 +59,7 @@ __all__ = [
     "CheckpointError",
     "DatasetNotFoundError",
     "DuplicateNameError",
+    "FileContentError",
     "IgnoredCheckpointWarning",
     "InputTypeError",
     "InvalidInputError",
@@ -229,35 +230,28 @@ class NonFiniteLossError(AutoencodersError, ValueError):
 
 
 # -- files ---------------------------------------------------------------------------------------
-class ModelFileError(AutoencodersError, ValueError):
+class FileContentError(AutoencodersError, ValueError):
+    """A file or folder whose content cannot be used; :attr:`path` names it.
+
+    Attributes:
+        path: the file or folder at fault (None when unknown).
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(message)
+        self.path = None if path is None else Path(path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.path)
+
+
+class ModelFileError(FileContentError):
     """A saved model folder (``config.json`` + ``model.safetensors``) that cannot be loaded
-    as the model that was saved: missing, unreadable, damaged, edited or half written.
-
-    Attributes:
-        path: the file or folder at fault.
-    """
-
-    def __init__(self, message: str, path: str | os.PathLike[str] | None = None) -> None:
-        super().__init__(message)
-        self.path = None if path is None else Path(path)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return type(self), (str(self), self.path)
+    as the model that was saved: missing, unreadable, damaged, edited or half written."""
 
 
-class CheckpointError(AutoencodersError, ValueError):
-    """A checkpoint folder that is incomplete, damaged or does not fit the model being trained.
-
-    Attributes:
-        path: the checkpoint folder.
-    """
-
-    def __init__(self, message: str, path: str | os.PathLike[str] | None = None) -> None:
-        super().__init__(message)
-        self.path = None if path is None else Path(path)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return type(self), (str(self), self.path)
+class CheckpointError(FileContentError):
+    """A checkpoint folder that is incomplete, damaged or edited (:attr:`path`: the folder)."""
 
 
 class ResumeError(AutoencodersError, ValueError):
