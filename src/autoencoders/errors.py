@@ -19,7 +19,7 @@ error                          also a                       raised for
 :class:`NonFiniteLossError`    ValueError                   a NaN or infinite training or
                                                             validation loss
 :class:`ModelFileError`        ValueError                   a saved model folder that is missing,
-                                                            damaged, edited or half written
+                                                            damaged or edited
 :class:`CheckpointError`       ValueError                   a checkpoint that cannot be used
 :class:`ResumeError`           ValueError                   a resume that would not continue the
                                                             same run
@@ -247,7 +247,7 @@ class FileContentError(AutoencodersError, ValueError):
 
 class ModelFileError(FileContentError):
     """A saved model folder (``config.json`` + ``model.safetensors``) that cannot be loaded
-    as the model that was saved: missing, unreadable, damaged, edited or half written."""
+    as the model that was saved: missing, unreadable, damaged or edited."""
 
 
 class CheckpointError(FileContentError):

@@ -8,9 +8,11 @@ provided by an installed plugin).
 
 The two files vouch for each other: ``config.json`` records the SHA-256 of
 ``model.safetensors`` (under ``"weights"``) and the weights' metadata records the SHA-256 of the
-config. :func:`load` checks both, so a folder whose save was interrupted between the two files,
-or a file replaced or edited since, is a :class:`~autoencoders.errors.ModelFileError`, never a
-silently different model. Loading never runs code from the folder: JSON and safetensors only.
+config; the weights also carry the config itself and the SHA-256 of their tensors. :func:`load`
+checks them: an edited or damaged file is a :class:`~autoencoders.errors.ModelFileError`, never
+a silently different model, and a folder whose save was killed between the two files loads as
+the newer model (the weights vouch for themselves), with a warning. Loading never runs code
+from the folder: JSON and safetensors only.
 
 Example:
     >>> import tempfile, torch, autoencoders
@@ -177,6 +179,8 @@ def fsync_dir(folder: Path) -> None:
 def safetensors_bytes(state: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
     """``state`` as safetensors bytes that depend on the tensors and metadata only.
 
+    With ``metadata``, the SHA-256 of the tensor data is added to it as ``data_sha256``.
+
     safetensors writes the header's keys in an arbitrary order (its metadata is a hash map),
     so two saves of one model would differ in bytes and in hash; the header is rewritten with
     sorted keys (the tensors' offsets are relative to the data, so they stay valid).
@@ -191,7 +195,10 @@ def safetensors_bytes(state: dict[str, torch.Tensor], metadata: dict[str, str]) 
 
     raw = save({k: v.detach().contiguous().cpu() for k, v in state.items()}, metadata=metadata)
     n = int.from_bytes(raw[:8], "little")
-    header = json.dumps(json.loads(raw[8 : 8 + n]), sort_keys=True, separators=(",", ":"))
+    doc = json.loads(raw[8 : 8 + n])
+    if "__metadata__" in doc:  # the tensors' bytes vouch for themselves (see load)
+        doc["__metadata__"]["data_sha256"] = sha256_hex(raw[8 + n :])
+    header = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     head = header.encode("utf-8")
     head += b" " * (-len(head) % 8)  # safetensors aligns the data to 8 bytes
     return len(head).to_bytes(8, "little") + head + raw[8 + n :]
@@ -203,9 +210,10 @@ def save(model: Autoencoder, directory: str | os.PathLike[str]) -> Path:
     The folder is created if needed. The config is computed first, so a model that cannot be
     described (an unregistered block, a non-JSON argument) raises before anything on disk
     changes. Then the weights and the config are each written atomically (temp file, fsync,
-    rename), weights first; each records the other's SHA-256, so a crash between the two
-    leaves a folder that :func:`load` refuses with a clear error rather than loading the new
-    weights with the old config. Temporaries of a save that was killed are removed.
+    rename), weights first; each records the other's SHA-256, and the weights carry the config
+    too, so a crash between the two leaves a folder that :func:`load` loads as the new model
+    (with a warning), never the new weights with the old config. Temporaries of a save that
+    was killed are removed.
 
     Args:
         model: an :class:`~autoencoders.Autoencoder`.
@@ -235,11 +243,13 @@ def save(model: Autoencoder, directory: str | os.PathLike[str]) -> Path:
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"save() needs a folder, but {str(folder)!r} is a file")
     folder.mkdir(parents=True, exist_ok=True)
+    text_config = canonical_json(config)
     meta = {
         "format": "pt",
         "library": "autoencoders",
         "version": __version__,
-        "config_sha256": sha256_hex(canonical_json(config)),
+        "config": text_config.decode("ascii"),  # the weights describe themselves, too
+        "config_sha256": sha256_hex(text_config),
     }
     weights = safetensors_bytes(model.state_dict(), meta)
     record = {"file": WEIGHTS_NAME, "bytes": len(weights), "sha256": sha256_hex(weights)}
@@ -379,12 +389,6 @@ def load(
     if not weights_path.is_file():
         raise ModelFileError(f"{str(folder)!r} has {CONFIG_NAME} but no {WEIGHTS_NAME}", folder)
     try:
-        model = Autoencoder.from_config(config)
-    except AutoencodersError:
-        raise
-    except Exception as exc:  # the config is data from a file: any failure is the file's
-        raise ModelFileError(f"{str(config_path)!r}: {exc}", config_path) from exc
-    try:
         data = weights_path.read_bytes()
         state = st_load(data)
         metadata = _metadata(data)
@@ -392,8 +396,26 @@ def load(
         raise ModelFileError(
             f"cannot read weights {str(weights_path)!r}: {exc}", weights_path
         ) from None
+    if verify and record is not None and _check_record(record, config_path) != sha256_hex(data):
+        own = _self_described(data, metadata)
+        if own is not None:  # a save interrupted between its two files: the weights are newer
+            warnings.warn(
+                f"{str(config_path)!r} is from an earlier save than {str(weights_path)!r} (a "
+                "save was interrupted between the two files, or the weights file was "
+                "replaced): the model is loaded as the weights file describes it; save it "
+                "again to rewrite config.json",
+                stacklevel=2,
+            )
+            config, record = own, None
+            metadata = {}  # verified already, as a whole
+    try:
+        model = Autoencoder.from_config(config)
+    except AutoencodersError:
+        raise
+    except Exception as exc:  # the config is data from a file: any failure is the file's
+        raise ModelFileError(f"{str(config_path)!r}: {exc}", config_path) from exc
     _check_tensors(state, model.state_dict(), weights_path)
-    if verify:
+    if verify and (record is not None or metadata):
         _verify(config, record, data, metadata, folder)
     if model.name is not None and model.name not in models:
         # the blocks define the model, and all of them are registered: it loads exactly, but
@@ -415,6 +437,21 @@ def _metadata(data: bytes) -> dict[str, str]:
     header = json.loads(data[8 : 8 + n])
     meta = header.get("__metadata__") or {}
     return meta if isinstance(meta, dict) else {}
+
+
+def _self_described(data: bytes, metadata: dict[str, str]) -> dict[str, Any] | None:
+    """The config a weights file carries, if the file vouches for it and for its tensors
+    (the SHA-256 of both match its records); else None."""
+    text, n = metadata.get("config"), int.from_bytes(data[:8], "little")
+    if not isinstance(text, str) or metadata.get("data_sha256") != sha256_hex(data[8 + n :]):
+        return None
+    if metadata.get("config_sha256") != sha256_hex(text.encode("utf-8")):
+        return None
+    try:
+        config = json.loads(text)
+    except ValueError:
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def _verify(

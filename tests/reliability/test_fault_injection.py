@@ -5,8 +5,8 @@ renames of checkpoint writes, inside the cleanup of old checkpoints, after steps
 ends — each kill resumed by a fresh process, until one run finishes: its final weights must be
 bitwise equal to those of an uninterrupted run, and no temporary file may be left anywhere.
 The same for a loop of ``autoencoders.save`` into one folder: after every kill the folder loads
-as exactly one of the saved models, or is refused with a :class:`ModelFileError` (a kill
-between the two files), never loaded as a wrong model.
+as exactly one of the saved models (after a kill between the two files, as the newer one, with
+a warning), never as a wrong model and never refused.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,6 @@ import torch
 from safetensors.torch import load_file
 
 import autoencoders
-from autoencoders.errors import ModelFileError
 
 WORKER = Path(__file__).with_name("fault_worker.py")
 KILLS = 20
@@ -93,7 +93,7 @@ def test_killed_save_loop_never_loads_a_wrong_model(tmp_path: Path) -> None:
     saved = [model_of(i).state_dict() for i in range(SAVES)]
     folder = tmp_path / "model"
     rng = random.Random(7)
-    kills, refused, loaded, start = 0, 0, 0, time.monotonic()
+    kills, refused, loaded, start = 0, 0, 0, time.monotonic()  # refused: between the files
     while kills < KILLS:
         assert time.monotonic() - start < BUDGET_S, f"only {kills} kills in {BUDGET_S} s"
         kind = rng.choice(["fsync", "replace", "unlink"])
@@ -105,12 +105,10 @@ def test_killed_save_loop_never_loads_a_wrong_model(tmp_path: Path) -> None:
         kills += 1
         if not (folder / "config.json").exists():
             continue  # killed before the first save finished: nothing to load yet
-        try:
-            model = autoencoders.load(folder)
-        except ModelFileError as exc:
-            assert "not the weights file" in str(exc) or "not the config" in str(exc), exc
-            refused += 1
-            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = autoencoders.load(folder)  # never refused, never a wrong model
+        refused += any("earlier save" in str(w.message) for w in caught)
         state = model.state_dict()
         matches = [i for i, s in enumerate(saved) if all(torch.equal(state[k], s[k]) for k in s)]
         assert len(matches) == 1, "the folder loaded as none of the saved models"
@@ -120,8 +118,8 @@ def test_killed_save_loop_never_loads_a_wrong_model(tmp_path: Path) -> None:
     last = autoencoders.load(folder).state_dict()
     assert all(torch.equal(last[k], saved[-1][k]) for k in last)
     assert _temporaries(folder) == [], "temporaries left by killed saves were not removed"
-    print(f"save loop: {kills} kills, {loaded} loaded exactly, {refused} refused as interrupted")
-    assert loaded + refused > 0
+    print(f"save loop: {kills} kills, {loaded} loaded exactly ({refused} of them between files)")
+    assert loaded > 0
 
 
 @pytest.mark.parametrize("what", ["replace", "fsync"])
