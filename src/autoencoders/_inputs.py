@@ -39,12 +39,35 @@ def _reference(module: torch.nn.Module) -> tuple[torch.dtype, torch.device] | No
     return None
 
 
-def _check_device(t: torch.Tensor, device: torch.device, method: str, name: str) -> None:
+def _to_model(
+    module: torch.nn.Module,
+    t: torch.Tensor,
+    method: str,
+    name: str,
+    refused: str,
+    pixel_range: tuple[float, float] | None = None,
+) -> torch.Tensor:
+    """``t`` on the model's device (else refused) in its floating dtype: floats are cast,
+    uint8 scaled to ``pixel_range`` when one is given, anything else refused (``refused``
+    says what is accepted)."""
+    ref = _reference(module)
+    if ref is None:
+        return t
+    dtype, device = ref
     if t.device != device:
         raise InvalidInputError(
             f"{method} got {name} on {t.device}, but the model is on {device}; move one of "
             f"them (e.g. {name}.to({str(device)!r}) or model.to({str(t.device)!r}))"
         )
+    if t.dtype == dtype:
+        return t
+    if t.is_floating_point():
+        return t.to(dtype)
+    if t.dtype == torch.uint8 and pixel_range is not None:
+        lo, hi = pixel_range
+        out = t.to(dtype) / 255.0
+        return out if (lo, hi) == (0.0, 1.0) else out * (hi - lo) + lo
+    raise InputTypeError(f"{method} got {refused.format(dtype=t.dtype, model_dtype=dtype)}")
 
 
 def model_input(
@@ -71,23 +94,15 @@ def model_input(
             f"{method} expects inputs of shape (N, {', '.join(map(str, shape))}), "
             f"got shape {tuple(x.shape)}"
         )
-    ref = _reference(module)
-    if ref is None:
-        return x
-    dtype, device = ref
-    _check_device(x, device, method, "x")
-    if x.dtype == dtype:
-        return x
-    if x.dtype == torch.uint8:
-        lo, hi = pixel_range
-        out = x.to(dtype) / 255.0
-        return out if (lo, hi) == (0.0, 1.0) else out * (hi - lo) + lo
-    if x.is_floating_point():
-        return x.to(dtype)
-    raise InputTypeError(
-        f"{method} got x of dtype {x.dtype}; accepted: floating-point images in the model's "
-        f"pixel range {pixel_range} (any float dtype, cast to {dtype}) or uint8 images 0..255 "
-        "(scaled to that range). Convert other integer images yourself, e.g. x.float() / 255"
+    return _to_model(
+        module,
+        x,
+        method,
+        "x",
+        "x of dtype {dtype}; accepted: floating-point images in the model's pixel range "
+        f"{pixel_range} (any float dtype, cast to {{model_dtype}}) or uint8 images 0..255 "
+        "(scaled to that range). Convert other integer images yourself, e.g. x.float() / 255",
+        pixel_range,
     )
 
 
@@ -106,18 +121,13 @@ def code_input(module: torch.nn.Module, z: Any, method: str, z_dim: int) -> torc
         raise InvalidInputError(
             f"{method} expects latent codes of shape (N, {z_dim}), got shape {tuple(z.shape)}"
         )
-    ref = _reference(module)
-    if ref is None:
-        return z
-    dtype, device = ref
-    _check_device(z, device, method, "z")
-    if z.dtype == dtype:
-        return z
-    if z.is_floating_point():
-        return z.to(dtype)
-    raise InputTypeError(
-        f"{method} got latent codes z of dtype {z.dtype}; accepted: floating-point codes "
-        f"(any float dtype, cast to {dtype})"
+    return _to_model(
+        module,
+        z,
+        method,
+        "z",
+        "latent codes z of dtype {dtype}; accepted: floating-point codes (any float dtype, "
+        "cast to {model_dtype})",
     )
 
 
