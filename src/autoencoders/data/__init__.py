@@ -48,7 +48,9 @@ still a ``(x, y)`` dataset.
 The modules: :mod:`~autoencoders.data.splits` (:class:`DataSplits`),
 :mod:`~autoencoders.data.pixels` (pixel ranges), :mod:`~autoencoders.data.locate` (search
 folders, downloads), :mod:`~autoencoders.data.errors`, :mod:`~autoencoders.data.idx` (the IDX
-format), :mod:`~autoencoders.data.images` (image files), the datasets
+format), :mod:`~autoencoders.data.decode` (one image file to pixels),
+:mod:`~autoencoders.data.images` (image files), :mod:`~autoencoders.data.cache` (the image
+cache), :mod:`~autoencoders.data.uint8` (uint8 image sets), the datasets
 :mod:`~autoencoders.data.mnist`, :mod:`~autoencoders.data.celeba`,
 :mod:`~autoencoders.data.folder`, :mod:`~autoencoders.data.tensors`, and
 :mod:`~autoencoders.data.load` (:func:`load_dataset`).
@@ -67,6 +69,7 @@ Example:
 from __future__ import annotations
 
 from autoencoders.data._checks import ImageSize, PixelRangeLike
+from autoencoders.data.cache import CACHE_ENV_VAR, CachedImages, cached_images, image_cache_dir
 from autoencoders.data.celeba import CELEBA_PARTITION_FILE, load_celeba
 from autoencoders.data.errors import DatasetNotFoundError
 from autoencoders.data.folder import load_image_folder
@@ -93,8 +96,10 @@ from autoencoders.data.pixels import parse_pixel_range, pixel_range_for
 from autoencoders.data.splits import DataSplits, tensor_splits
 from autoencoders.data.synthetic import draw_faces, synthetic_faces
 from autoencoders.data.tensors import from_tensors
+from autoencoders.data.uint8 import UInt8ImageDataset
 
 __all__ = [
+    "CACHE_ENV_VAR",
     "CELEBA_PARTITION_FILE",
     "DATASET_NAMES",
     "DEBIAN_DATASETS_DIR",
@@ -103,6 +108,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "IN_MEMORY_LIMIT_BYTES",
     "SHARED_OPTIONS",
+    "CachedImages",
     "DataLayout",
     "DataSplits",
     "DatasetNotFoundError",
@@ -110,12 +116,15 @@ __all__ = [
     "ImageFilesDataset",
     "ImageSize",
     "PixelRangeLike",
+    "UInt8ImageDataset",
     "cache_dir",
+    "cached_images",
     "dataset_names",
     "draw_faces",
     "dataset_takes",
     "native_shape",
     "from_tensors",
+    "image_cache_dir",
     "synthetic_faces",
     "load_celeba",
     "load_dataset",

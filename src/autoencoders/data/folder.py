@@ -67,6 +67,7 @@ def load_image_folder(
     limit: int | None = None,
     flatten: bool = False,
     in_memory: bool | None = None,
+    cache: bool = True,
 ) -> DataSplits:
     """A folder of images as train / validation / test splits.
 
@@ -75,7 +76,9 @@ def load_image_folder(
     ``ImageFolder``): ``path`` has no images itself and each sub-folder's images (searched
     recursively) get the sub-folder's index in sorted order as label; ``class_names`` are the
     sub-folder names. Files are read with Pillow (extensions: png, jpg, jpeg, bmp, gif, webp,
-    tif, tiff, ppm).
+    tif, tiff, ppm), decoded once into the image cache and held as uint8; each split's items
+    are ``(x, y)`` with ``x`` float32 in ``pixel_range``, and the Trainer scales whole
+    batches of the uint8 images on the training device.
 
     The files are shuffled with a permutation seeded by ``split_seed`` and cut into test
     (``test_fraction``), validation (``val_fraction``) and training parts; with at least three
@@ -96,9 +99,14 @@ def load_image_folder(
         split_seed: seed of the shuffle.
         limit: keep at most this many images per split.
         flatten: flatten each image to one dimension.
-        in_memory: hold the splits as tensors; ``None`` decides by size
-            (:data:`~autoencoders.data.IN_MEMORY_LIMIT_BYTES`), ``False`` reads images from
-            disk per item.
+        in_memory: hold the splits as uint8 images
+            (:class:`~autoencoders.data.UInt8ImageDataset`); ``False`` reads images from disk
+            per item (:class:`~autoencoders.data.ImageFilesDataset`); ``None``: uint8 when
+            ``cache`` is on, else decide by size
+            (:data:`~autoencoders.data.IN_MEMORY_LIMIT_BYTES`).
+        cache: decode the images once, in parallel, into the image cache and memory-map it
+            on later runs (:mod:`autoencoders.data.cache`; rebuilt when a file is added,
+            removed or touched). ``False`` decodes them in this process on every load.
 
     Raises:
         ValueError: when the folder has no images, or images differ in size without
@@ -187,4 +195,5 @@ def load_image_folder(
         source=str(folder),
         flatten=flatten,
         in_memory=in_memory,
+        cache=cache,
     )

@@ -2,8 +2,10 @@
 
 Images are read with Pillow, converted to greyscale (``"L"``) or RGB, and resized like
 torchvision's ``Resize(size)`` + ``CenterCrop(size)`` for an int ``size`` or
-``Resize((h, w))`` for a pair. Collections small enough (:data:`IN_MEMORY_LIMIT_BYTES` as
-float32) become tensors; larger ones are :class:`ImageFilesDataset`\\ s read item by item.
+``Resize((h, w))`` for a pair. Collections are decoded once into the image cache
+(:mod:`autoencoders.data.cache`) and held as uint8 (:class:`UInt8ImageDataset`); without the
+cache, those small enough (:data:`IN_MEMORY_LIMIT_BYTES` as uint8) are decoded into memory and
+larger ones are :class:`ImageFilesDataset`\\ s read item by item.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import Dataset
 
 from autoencoders.data._checks import ImageSize, check_image_size
+from autoencoders.data.cache import cached_images
+from autoencoders.data.decode import decode_pixels
 from autoencoders.data.pixels import parse_pixel_range, scale_uint8
 from autoencoders.data.splits import DataSplits
+from autoencoders.data.uint8 import UInt8ImageDataset
 
 __all__ = [
     "GRAY_MODES",
@@ -35,7 +39,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Image datasets larger than this (as float32) are read lazily from disk, item by item.
+#: Without the image cache, image datasets larger than this (as uint8) are read from disk
+#: item by item.
 IN_MEMORY_LIMIT_BYTES = 1 << 30
 #: File extensions read as images (lower case).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
@@ -76,7 +81,7 @@ def open_image(
         size: ``None`` (keep), an int (shorter side, then a centre square) or ``(h, w)``.
 
     Raises:
-        ValueError: naming the file when Pillow cannot read it.
+        ValueError: naming the file when it cannot be read.
 
     Example:
         >>> import tempfile
@@ -87,20 +92,8 @@ def open_image(
         >>> x.shape, x.dtype, x[:, 0, 0].tolist()
         (torch.Size([3, 8, 8]), torch.uint8, [255, 0, 0])
     """
-    import torchvision.transforms.functional as TF
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            img = im.convert(mode)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"{str(path)!r} could not be read as an image: {exc}") from None
-    if isinstance(size, int):
-        img = TF.center_crop(TF.resize(img, size), [size, size])
-    elif size is not None:
-        img = TF.resize(img, list(size))
-    t = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
-    return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
+    pixels = decode_pixels(path, mode, size)
+    return torch.from_numpy(pixels.transpose(2, 0, 1).copy())
 
 
 def image_header(path: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
@@ -227,6 +220,38 @@ def _output_hw(size: int | tuple[int, int] | None, native: tuple[int, int]) -> t
     return size[0], size[1]
 
 
+def _uint8_sets(
+    files: dict[str, list[Path]],
+    labels: dict[str, list[int]],
+    *,
+    mode: str,
+    image_size: int | tuple[int, int] | None,
+    pixel_range: tuple[float, float],
+    flatten: bool,
+    cache: bool,
+    empty_chw: tuple[int, int, int],
+) -> dict[str, Dataset]:
+    """Every split as a :class:`UInt8ImageDataset` over one uint8 tensor of all the files."""
+    everything = sorted({f for v in files.values() for f in v})
+    if not everything:
+        images = torch.empty(0, *empty_chw, dtype=torch.uint8)
+    elif cache:
+        images = cached_images(everything, mode=mode, size=image_size).images
+    else:
+        images = stack_images(everything, mode, image_size)
+    row = {f: i for i, f in enumerate(everything)}
+    return {
+        key: UInt8ImageDataset(
+            images,
+            labels[key],
+            pixel_range=pixel_range,
+            rows=[row[f] for f in files[key]],
+            flatten=flatten,
+        )
+        for key in DataSplits.SPLITS
+    }
+
+
 def image_splits(
     files: dict[str, list[Path]],
     labels: dict[str, list[int]],
@@ -241,8 +266,9 @@ def image_splits(
     source: str,
     flatten: bool = False,
     in_memory: bool | None = None,
+    cache: bool = True,
 ) -> DataSplits:
-    """:class:`DataSplits` of image files, as tensors or read lazily.
+    """:class:`DataSplits` of image files, held as uint8 or read lazily.
 
     Args:
         files: the files of each split (keys ``"train"``, ``"val"``, ``"test"``).
@@ -256,8 +282,12 @@ def image_splits(
         class_names: names of the labels.
         source: the folder the files are in.
         flatten: flatten each image.
-        in_memory: tensors (``True``), :class:`ImageFilesDataset` (``False``), or decide by
-            size (``None``, see :data:`IN_MEMORY_LIMIT_BYTES`).
+        in_memory: uint8 images (``True``, a :class:`UInt8ImageDataset` per split), files
+            read per item (``False``, :class:`ImageFilesDataset`), or ``None``: uint8 images
+            with ``cache``, else decide by size (:data:`IN_MEMORY_LIMIT_BYTES`).
+        cache: keep the decoded images in the image cache
+            (:func:`~autoencoders.data.cache.cached_images`): decoded once, in parallel, and
+            memory-mapped on later runs.
 
     Example:
         >>> none: dict = {"train": [], "val": [], "test": []}
@@ -270,19 +300,17 @@ def image_splits(
     h, w = _output_hw(image_size, native_size)
     total = sum(len(v) for v in files.values())
     if in_memory is None:
-        in_memory = total * channels * h * w * 4 <= IN_MEMORY_LIMIT_BYTES
+        in_memory = cache or total * channels * h * w <= IN_MEMORY_LIMIT_BYTES
     mode = "L" if channels == 1 else "RGB"
-    sets: dict[str, Dataset] = {}
-    for key in DataSplits.SPLITS:
-        if in_memory:
-            x = scale_uint8(stack_images(files[key], mode, image_size), pixel_range)
-            if len(x) == 0:
-                x = torch.empty(0, channels, h, w)
-            if flatten:
-                x = x.reshape(len(x), -1)
-            sets[key] = TensorDataset(x, torch.as_tensor(labels[key], dtype=torch.long))
-        else:
-            sets[key] = ImageFilesDataset(
+    sets: dict[str, Dataset]
+    if in_memory:
+        sets = _uint8_sets(
+            files, labels, mode=mode, image_size=image_size, pixel_range=pixel_range,
+            flatten=flatten, cache=cache, empty_chw=(channels, h, w),
+        )  # fmt: skip
+    else:
+        sets = {
+            key: ImageFilesDataset(
                 files[key],
                 labels[key],
                 channels=channels,
@@ -290,13 +318,17 @@ def image_splits(
                 pixel_range=pixel_range,
                 flatten=flatten,
             )
+            for key in DataSplits.SPLITS
+        }
     shape: tuple[int, ...] = (channels * h * w,) if flatten else (channels, h, w)
     logger.info(
         "%s: %s images of shape %s (%s)",
         name,
         total,
         shape,
-        "in memory" if in_memory else "read from disk per item",
+        ("cached, memory-mapped uint8" if cache else "uint8 in memory")
+        if in_memory
+        else "read from disk per item",
     )
     return DataSplits(
         train=sets["train"],

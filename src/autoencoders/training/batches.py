@@ -8,6 +8,13 @@ into a batch source:
   :class:`InMemorySource`: the whole set lives on the training device as one tensor, and each
   epoch slices a seeded random permutation (``index_select`` of contiguous permutation chunks),
   with no DataLoader, collation or host-to-device copy per step;
+* **uint8 images** — a :class:`~autoencoders.data.UInt8ImageDataset` (what image folders and
+  CelebA load as, possibly a memory-mapped image cache), or a uint8 tensor or
+  ``TensorDataset`` — are an :class:`InMemorySource` too, kept as uint8 (a quarter of the
+  bytes of float32): each batch is sliced and then scaled to float32 on the training device
+  (to the dataset's ``pixel_range``; to the model's for a bare uint8 tensor). On the CPU the
+  rows are never copied; on an accelerator they are copied there once when they fit in
+  ``in_memory_limit``, else they stay in host memory and each uint8 batch is copied over;
 * a larger map-style dataset becomes a :class:`DatasetSource`: a DataLoader over the same seeded
   per-epoch permutation (worker processes, pinned memory on CUDA);
 * a ``DataLoader`` (or an iterable dataset) is used as given: a :class:`LoaderSource`.
@@ -44,8 +51,17 @@ from torch.utils.data.distributed import DistributedSampler
 
 from autoencoders._inputs import check_finite
 from autoencoders._utils import iter_batches
+from autoencoders.data.uint8 import UInt8ImageDataset
 from autoencoders.errors import InputTypeError, InvalidInputError
+from autoencoders.training._plan import (
+    batch_bounds,
+    check_label_tensor,
+    epoch_permutation,
+    no_labels,
+    steady_batch,
+)
 from autoencoders.training.distributed import shard
+from autoencoders.training.inmemory import Batch, EvalBatch, InMemorySource, UInt8Scale
 
 __all__ = [
     "DEFAULT_IN_MEMORY_LIMIT",
@@ -63,10 +79,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_IN_MEMORY_LIMIT = 2 * 1024**3
 
 _ACCEPTED = "a tensor, a numpy array, a torch Dataset (items x or (x, label)), or a DataLoader"
-
-#: A training batch: inputs, labels (None unless asked for) and the loss scale of this process.
-Batch = tuple[torch.Tensor, "torch.Tensor | None", float]
-EvalBatch = tuple[torch.Tensor, "torch.Tensor | None"]
 
 
 class BatchSource(Protocol):
@@ -89,34 +101,6 @@ class BatchSource(Protocol):
         ...
 
 
-def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The training order of epoch ``epoch``: a permutation of ``range(n)`` fixed by the seed.
-
-    Example:
-        >>> torch.equal(epoch_permutation(5, 0, 1), epoch_permutation(5, 0, 1))
-        True
-        >>> sorted(epoch_permutation(5, 0, 1).tolist())
-        [0, 1, 2, 3, 4]
-    """
-    g = torch.Generator().manual_seed((int(seed) * 1_000_003 + int(epoch)) % (2**63))
-    return torch.randperm(n, generator=g)
-
-
-def _steady_batch(bounds: list[tuple[int, int]], rank: int, world_size: int) -> int | None:
-    """This rank's share of the first (full-size) global batch; ``None`` for no batches."""
-    if not bounds:
-        return None
-    lo, hi, _ = shard(*bounds[0], rank, world_size)
-    return hi - lo
-
-
-def _batch_bounds(n: int, batch_size: int, world_size: int) -> list[tuple[int, int]]:
-    bounds = [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
-    if world_size > 1 and bounds and bounds[-1][1] - bounds[-1][0] < world_size:
-        bounds.pop()  # a last global batch smaller than the number of processes
-    return bounds
-
-
 def _first(item: Any, what: str) -> torch.Tensor:
     """The input of a dataset item: ``x`` or the first element of ``(x, label, ...)``."""
     if isinstance(item, (tuple, list)):
@@ -133,107 +117,28 @@ def _first(item: Any, what: str) -> torch.Tensor:
     )
 
 
-def _no_labels(what: str) -> ValueError:
-    return ValueError(
-        f"{what} has no labels, but the model is conditional (it takes labels=); give (x, y) "
-        "items, a TensorDataset(x, y) or a DataLoader of (x, y) batches"
-    )
-
-
 def _label(item: Any, what: str) -> torch.Tensor:
     """The label of a dataset item ``(x, label, ...)``."""
     if not isinstance(item, (tuple, list)) or len(item) < 2:
-        raise _no_labels(what)
+        raise no_labels(what)
     return torch.as_tensor(item[1])
 
 
-def check_label_tensor(y: torch.Tensor | None, n: int, what: str) -> torch.Tensor:
-    """``y`` as integer labels ``(n,)``, or a clear error naming ``what``."""
-    if y is None:
-        raise _no_labels(what)
-    y = torch.as_tensor(y)
-    if y.is_floating_point() or y.dtype == torch.bool or y.is_complex():
-        raise TypeError(
-            f"{what} labels have dtype {y.dtype}; a conditional model takes integer class "
-            "indices (one-hot rows? use y.argmax(1))"
-        )
-    if y.dim() != 1 or len(y) != n:
-        raise ValueError(
-            f"{what} labels have shape {tuple(y.shape)}; expected one per sample, ({n},)"
-        )
-    return y.long()
-
-
-def _check_float(x: torch.Tensor, what: str) -> torch.Tensor:
-    if not torch.is_floating_point(x):
+def _check_inputs(x: torch.Tensor, what: str) -> torch.Tensor:
+    """Float inputs (finite) or uint8 images; anything else is refused."""
+    if not (torch.is_floating_point(x) or x.dtype == torch.uint8):
         raise InputTypeError(
-            f"{what} has dtype {x.dtype}; the models take floating-point inputs (scale integer "
-            "images to floats first, e.g. x.float() / 255)"
+            f"{what} has dtype {x.dtype}; the models take floating-point inputs or uint8 images "
+            "(0..255, scaled per batch); scale other integers to floats first, e.g. "
+            "x.float() / 255"
         )
     if x.ndim < 1 or len(x) == 0:
         raise InvalidInputError(
             f"{what} is empty (shape {tuple(x.shape)}); it needs at least one sample"
         )
-    check_finite(x, f"{what} data")  # one pass when the set is loaded, not one per step
+    if x.dtype != torch.uint8:
+        check_finite(x, f"{what} data")  # one pass when the set is loaded, not one per step
     return x
-
-
-class InMemorySource:
-    """The fast path: the whole set as one tensor on the device, sliced by a permutation.
-
-    Args:
-        x: the inputs ``(N, ...)``; moved to ``device`` once.
-        device: the training device.
-        batch_size: global batch size (all processes together).
-        eval_batch_size: batch size for evaluation (per process).
-        seed: seed of the per-epoch permutations.
-        rank: this process's rank.
-        world_size: number of processes.
-        y: the labels ``(N,)`` to hand out with the inputs, or None.
-    """
-
-    def __init__(
-        self,
-        x: torch.Tensor,
-        device: torch.device,
-        batch_size: int,
-        eval_batch_size: int,
-        seed: int,
-        rank: int = 0,
-        world_size: int = 1,
-        y: torch.Tensor | None = None,
-    ) -> None:
-        self.x = x.to(device)
-        self.y = None if y is None else check_label_tensor(y, len(x), "data").to(device)
-        self.device = device
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size
-        self.seed = seed
-        self.rank, self.world_size = rank, world_size
-        self.num_samples: int | None = len(self.x)
-        bounds = _batch_bounds(len(self.x), batch_size, world_size)
-        self.steady_batch = _steady_batch(bounds, rank, world_size)
-        self.batches_per_epoch: int | None = len(bounds)
-
-    def train_batches(self, epoch: int, start: int) -> tuple[Iterator[Batch], int | None]:
-        n = len(self.x)
-        bounds = _batch_bounds(n, self.batch_size, self.world_size)
-        return self._iter(epoch, bounds, start), len(bounds)
-
-    def _iter(self, epoch: int, bounds: list[tuple[int, int]], start: int) -> Iterator[Batch]:
-        perm = epoch_permutation(len(self.x), self.seed, epoch).to(self.device)
-        x, y, rank, world = self.x, self.y, self.rank, self.world_size
-        for s, e in bounds[start:]:
-            lo, hi, scale = shard(s, e, rank, world)
-            idx = perm[lo:hi]
-            yield x.index_select(0, idx), (None if y is None else y.index_select(0, idx)), scale
-
-    def eval_batches(self) -> Iterator[EvalBatch]:
-        lo, hi, _ = shard(0, len(self.x), self.rank, self.world_size)
-        y = self.y
-        for s in range(lo, hi, self.eval_batch_size):
-            e = min(s + self.eval_batch_size, hi)
-            yield self.x[s:e], (None if y is None else y[s:e])
 
 
 class _PlanSampler(Sampler[list[int]]):
@@ -242,7 +147,7 @@ class _PlanSampler(Sampler[list[int]]):
     def __init__(self, n: int, batch_size: int, seed: int, rank: int, world_size: int) -> None:
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.rank, self.world_size = rank, world_size
-        self.bounds = _batch_bounds(n, batch_size, world_size)
+        self.bounds = batch_bounds(n, batch_size, world_size)
         self.epoch, self.start = 0, 0
         self.scales: list[float] = []
 
@@ -310,7 +215,7 @@ class DatasetSource:
         }
         self.sampler = _PlanSampler(n, batch_size, seed, rank, world_size)
         self.loader = DataLoader(dataset, batch_sampler=self.sampler, **self._loader_kwargs)
-        self.steady_batch = _steady_batch(self.sampler.bounds, rank, world_size)
+        self.steady_batch = steady_batch(self.sampler.bounds, rank, world_size)
         self.batches_per_epoch: int | None = len(self.sampler.bounds)
 
     def train_batches(self, epoch: int, start: int) -> tuple[Iterator[Batch], int | None]:
@@ -398,6 +303,20 @@ def _nbytes(x: torch.Tensor) -> int:
     return x.numel() * x.element_size()
 
 
+def _tensor_source(
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    pixel_range: tuple[float, float],
+    limit: int,
+    common: dict[str, Any],
+) -> InMemorySource:
+    """An in-memory source of a tensor: uint8 ones are scaled per batch to ``pixel_range``."""
+    if x.dtype != torch.uint8:
+        return InMemorySource(x, y=y, **common)
+    resident = common["device"].type == "cpu" or _nbytes(x) <= limit
+    return InMemorySource(x, y=y, scale=UInt8Scale(pixel_range), resident=resident, **common)
+
+
 def make_source(
     data: Any,
     *,
@@ -411,9 +330,11 @@ def make_source(
     num_workers: int | None = None,
     in_memory_limit: int = DEFAULT_IN_MEMORY_LIMIT,
     labels: bool = False,
+    pixel_range: tuple[float, float] = (0.0, 1.0),
 ) -> BatchSource:
     """Pick the batch source for ``data`` (see the module docstring); with ``labels``, every
-    batch carries the data's integer labels.
+    batch carries the data's integer labels; bare uint8 inputs are scaled to ``pixel_range``
+    (the model's).
 
     Raises:
         TypeError: an unsupported kind of data, non-tensor items, integer inputs, or
@@ -433,10 +354,19 @@ def make_source(
         return LoaderSource(data, device, what, labels)
     if type(data).__module__.startswith("numpy"):
         data = torch.as_tensor(data)
+    if isinstance(data, UInt8ImageDataset):
+        if len(data) == 0:
+            raise ValueError(f"{what} dataset is empty; it needs at least one sample")
+        nbytes = len(data) * _nbytes(data.images[:1])
+        resident = device.type == "cpu" or nbytes <= in_memory_limit
+        y = data.labels if labels else None
+        return InMemorySource(
+            data.images, y=y, rows=data.rows, scale=data.scale, resident=resident, **common
+        )
     if isinstance(data, torch.Tensor):
         if labels:
-            raise _no_labels(f"{what} data (a tensor of inputs)")
-        return InMemorySource(_check_float(data, what), **common)
+            raise no_labels(f"{what} data (a tensor of inputs)")
+        return _tensor_source(_check_inputs(data, what), None, pixel_range, in_memory_limit, common)
     if isinstance(data, IterableDataset):
         return LoaderSource(DataLoader(data, batch_size=batch_size), device, what, labels)
     sequence = hasattr(data, "__getitem__") and hasattr(data, "__len__")
@@ -445,14 +375,14 @@ def make_source(
         if n == 0:
             raise ValueError(f"{what} dataset is empty; it needs at least one sample")
         if isinstance(data, TensorDataset):
-            x = _check_float(data.tensors[0], what)
+            x = _check_inputs(data.tensors[0], what)
             if labels and len(data.tensors) < 2:
-                raise _no_labels(f"{what} data (a TensorDataset of inputs only)")
+                raise no_labels(f"{what} data (a TensorDataset of inputs only)")
             y = data.tensors[1] if labels else None
-            if _nbytes(x) <= in_memory_limit:
-                return InMemorySource(x, y=y, **common)
+            if _nbytes(x) <= in_memory_limit or (x.dtype == torch.uint8 and device.type == "cpu"):
+                return _tensor_source(x, y, pixel_range, in_memory_limit, common)
         else:
-            x0 = _check_float(_first(data[0], f"{what} dataset").unsqueeze(0), what)
+            x0 = _check_inputs(_first(data[0], f"{what} dataset").unsqueeze(0), what)
             if labels:
                 _label(data[0], f"{what} dataset")
             if n * _nbytes(x0) <= in_memory_limit:
@@ -460,7 +390,8 @@ def make_source(
                 items = [data[i] for i in range(n)]
                 x = torch.stack([_first(it, f"{what} dataset") for it in items])
                 y = torch.stack([_label(it, what) for it in items]) if labels else None
-                return InMemorySource(_check_float(x, what), y=y, **common)
+                x = _check_inputs(x, what)
+                return _tensor_source(x, y, pixel_range, in_memory_limit, common)
         return DatasetSource(
             data, num_workers=num_workers, what=f"{what} dataset", labels=labels, **common
         )

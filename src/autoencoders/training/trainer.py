@@ -254,6 +254,7 @@ class Trainer:
             world_size=self.world_size, num_workers=self.num_workers,
             in_memory_limit=self.in_memory_limit,
             labels=bool(getattr(unwrap_model(self.model), "takes_labels", False)),
+            pixel_range=tuple(getattr(unwrap_model(self.model), "pixel_range", (0.0, 1.0))),
         )  # fmt: skip
 
     # -- fit ----------------------------------------------------------------------------------
