@@ -203,6 +203,65 @@ class TrainerContender:
         return len(x) * epochs
 
 
+# -- where the time goes ------------------------------------------------------------------------
+#: Op-name fragments of each category of the profile, checked in this order.
+CATEGORIES = (
+    ("matmul", ("addmm", "aten::mm", "bmm", "matmul")),
+    ("optimizer", ("adam", "_foreach", "lerp", "addcdiv", "addcmul", "sqrt")),
+    ("loss (BCE, KL, reductions)", ("binary_cross_entropy", "mse_loss", "aten::sum", "aten::mean")),
+    ("elementwise, copies, indexing", ("aten::",)),
+)
+OVERHEAD = "Python, autograd engine, dispatch"
+
+
+def profile_breakdown(run: Callable[[torch.Tensor, int], int], x: torch.Tensor) -> dict[str, float]:
+    """Milliseconds per step of each category, from ``torch.profiler`` over one pass of ``x``.
+
+    Each op's *self* CPU time goes to the first category whose fragment its name contains; the
+    wall time no op accounts for is the Python, autograd-engine and dispatch overhead.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    steps = -(-len(x) // BATCH)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        run(x, 1)
+        wall = time.perf_counter() - t0
+    out = {name: 0.0 for name, _ in CATEGORIES}
+    for ev in prof.key_averages():
+        name = ev.key.lower()
+        if not name.startswith("aten::"):
+            continue
+        for cat, fragments in CATEGORIES:
+            if any(f.lower() in name for f in fragments):
+                out[cat] += ev.self_cpu_time_total / 1e6
+                break
+    out[OVERHEAD] = max(0.0, wall - sum(out.values()))
+    out["total (wall)"] = wall
+    return {k: 1000 * v / steps for k, v in out.items()}
+
+
+def print_profile(
+    contenders: dict[str, Callable[[torch.Tensor, int], int]], x: torch.Tensor
+) -> None:
+    """The per-step breakdown of each contender, side by side (ms per step)."""
+    rows = {name: profile_breakdown(run, x) for name, run in contenders.items()}
+    names = list(rows)
+    print(
+        f"\n## Where a step's time goes (ms per step, torch.profiler, {-(-len(x) // BATCH)} steps)\n"
+    )
+    print("| category | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for cat in next(iter(rows.values())):
+        cells = []
+        for name in names:
+            value, total = rows[name][cat], rows[name]["total (wall)"]
+            cells.append(
+                f"{value:.3f}" + ("" if cat == "total (wall)" else f" ({value / total:.0%})")
+            )
+        print(f"| {cat} | " + " | ".join(cells) + " |")
+
+
 # -- measurement --------------------------------------------------------------------------------
 def _timed(
     run: Callable[[torch.Tensor, int], int], x: torch.Tensor, epochs: int, device: torch.device
@@ -227,6 +286,18 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, help="timed rounds after one warm-up (default 5; 1 with --quick)"
     )
     p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
+    p.add_argument(
+        "--profile",
+        type=int,
+        metavar="STEPS",
+        help="also profile STEPS steps of the baseline and the Trainer contenders (ms per step "
+        "by category)",
+    )
+    p.add_argument(
+        "--cpu-compile",
+        action="store_true",
+        help="add 'Trainer, compile=True' on the CPU (inductor; compiling takes a minute)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, or auto (default cpu)")
     p.add_argument(
         "--quick",
@@ -289,9 +360,14 @@ def main(argv: list[str] | None = None) -> int:
                 TrainerContender(device, progress=False, **options).run,
             )
     else:
+        if args.cpu_compile:
+            contenders["Trainer, compile=True"] = (
+                "Trainer fast path",
+                TrainerContender(device, progress=False, compile=True).run,
+            )
         notes.append(
-            "GPU rows (Trainer compile=True, amp='bf16', compile='reduce-overhead' on CUDA) "
-            "skipped: device is the CPU"
+            "GPU rows (Trainer amp='bf16', compile='reduce-overhead' on CUDA) skipped: device is "
+            "the CPU"
         )
 
     print(f"# Trainer throughput: VAE 784-400-20, batch {BATCH}, Adam lr {LR}")
@@ -336,6 +412,10 @@ def main(argv: list[str] | None = None) -> int:
             f"| {name} | {path} | {med:,.0f} | {min(vals):,.0f} - {max(vals):,.0f} "
             f"| {EPOCH_SAMPLES / med:.3f} | {med / base:.2f}x |"
         )
+    if args.profile:
+        profiled = {k: run for k, (_, run) in contenders.items() if "progress" not in k}
+        profiled = {k: v for k, v in profiled.items() if "DataLoader" not in k}
+        print_profile(profiled, x_round[: args.profile * BATCH])
     trainer = statistics.median(results["Trainer"])
     fused = statistics.median(results["hand loop, in-memory, fused Adam"])
     print()

@@ -60,7 +60,7 @@ def _stdout(proc: subprocess.Popen[str]) -> str:
 def outputs() -> dict[str, str]:
     """The script's output on the data it finds and with ``--synthetic``, run side by side
     (one thread each; the tests check the table, not the speed)."""
-    procs = {"found": _start(), "synthetic": _start("--synthetic")}
+    procs = {"found": _start(), "synthetic": _start("--synthetic", "--profile", "2")}
     try:
         return {name: _stdout(proc) for name, proc in procs.items()}
     finally:
@@ -75,8 +75,15 @@ def _number(text: str) -> float:
     return value
 
 
+def _first_table(stdout: str) -> list[str]:
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return lines[start:end]
+
+
 def _table(stdout: str) -> dict[str, dict[str, float | str]]:
-    lines = [line for line in stdout.splitlines() if line.startswith("|")]
+    lines = _first_table(stdout)
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     assert header == [
         "loop",
@@ -136,6 +143,37 @@ def test_benchmark_runs_on_synthetic_data(outputs) -> None:
     stdout = outputs["synthetic"]
     assert "data: SYNTHETIC uniform data of Fashion-MNIST's shape (--synthetic)" in stdout
     _check_output(stdout)
+
+
+def test_profile_breaks_each_step_down_by_category(outputs) -> None:
+    stdout = outputs["synthetic"]
+    heading = "## Where a step's time goes (ms per step, torch.profiler, 2 steps)"
+    assert heading in stdout
+    lines = _first_table(stdout[stdout.index(heading) :])
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == [
+        "category",
+        "hand loop, in-memory (baseline)",
+        "hand loop, in-memory, fused Adam",
+        "Trainer",
+    ]
+    rows = {}
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = [float(c.split()[0]) for c in cells[1:]]
+    assert list(rows) == [
+        "matmul",
+        "optimizer",
+        "loss (BCE, KL, reductions)",
+        "elementwise, copies, indexing",
+        "Python, autograd engine, dispatch",
+        "total (wall)",
+    ]
+    for col in range(3):
+        parts = sum(rows[k][col] for k in rows if k != "total (wall)")
+        assert rows["total (wall)"][col] > 0
+        assert parts == pytest.approx(rows["total (wall)"][col], rel=0.02, abs=0.01)
+        assert rows["matmul"][col] > 0 and rows["optimizer"][col] > 0
 
 
 def _load_script() -> ModuleType:

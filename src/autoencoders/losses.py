@@ -45,6 +45,7 @@ __all__ = [
     "ReconstructionLoss",
     "add_block_terms",
     "default_loss",
+    "reconstruction_mean",
     "reconstruction_per_sample",
 ]
 
@@ -122,22 +123,10 @@ def _sum_pixels(t: torch.Tensor, pixels: int) -> torch.Tensor:
     return t.flatten(t.dim() - pixels).sum(dim=-1)
 
 
-def reconstruction_per_sample(
-    output: Any, target: torch.Tensor, kind: str = "auto"
-) -> torch.Tensor:
-    """Per-sample reconstruction loss ``(B,)`` in float32, summed over pixels.
-
-    For an output of ``k`` decoded codes per input (logits ``(k, B, ...)``) it is ``(k, B)``:
-    each code's loss against the same target.
-
-    Args:
-        output: an :class:`~autoencoders.AutoencoderOutput` (needs ``logits`` and
-            ``output_activation``).
-        target: the clean batch, same shape as the logits.
-        kind: ``"bce"`` (binary cross-entropy on logits; needs a sigmoid output and targets in
-            [0, 1]), ``"mse"`` (squared error of the activated output), or ``"auto"`` (BCE for a
-            sigmoid output, MSE otherwise).
-    """
+def _checked(
+    output: Any, target: torch.Tensor, kind: str
+) -> tuple[torch.Tensor, torch.Tensor, str, int]:
+    """Float32 logits and target of one shape, the resolved kind and the pixel dimensions."""
     if kind not in RECON_KINDS:
         raise ValueError(
             f"unknown reconstruction loss {kind!r}; accepted: {', '.join(RECON_KINDS)}"
@@ -155,16 +144,62 @@ def reconstruction_per_sample(
     act = output.output_activation
     if kind == "auto":
         kind = "bce" if act == "sigmoid" else "mse"
+    if kind == "bce" and act != "sigmoid":
+        raise ValueError(
+            f"BCE needs a sigmoid output, but the decoder's output activation is {act!r}; "
+            "use recon='mse'"
+        )
+    return logits, target, kind, pixels
+
+
+def _elementwise(logits: torch.Tensor, target: torch.Tensor, kind: str, act: str, reduction: str):
     if kind == "bce":
-        if act != "sigmoid":
-            raise ValueError(
-                f"BCE needs a sigmoid output, but the decoder's output activation is {act!r}; "
-                "use recon='mse'"
-            )
-        bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-        return _sum_pixels(bce, pixels)
-    recon = apply_output_activation(logits, act)
-    return _sum_pixels((recon - target).pow(2), pixels)
+        return F.binary_cross_entropy_with_logits(logits, target, reduction=reduction)
+    return F.mse_loss(apply_output_activation(logits, act), target, reduction=reduction)
+
+
+def reconstruction_per_sample(
+    output: Any, target: torch.Tensor, kind: str = "auto"
+) -> torch.Tensor:
+    """Per-sample reconstruction loss ``(B,)`` in float32, summed over pixels.
+
+    For an output of ``k`` decoded codes per input (logits ``(k, B, ...)``) it is ``(k, B)``:
+    each code's loss against the same target.
+
+    Args:
+        output: an :class:`~autoencoders.AutoencoderOutput` (needs ``logits`` and
+            ``output_activation``).
+        target: the clean batch, same shape as the logits.
+        kind: ``"bce"`` (binary cross-entropy on logits; needs a sigmoid output and targets in
+            [0, 1]), ``"mse"`` (squared error of the activated output), or ``"auto"`` (BCE for a
+            sigmoid output, MSE otherwise).
+    """
+    logits, target, kind, pixels = _checked(output, target, kind)
+    per_pixel = _elementwise(logits, target, kind, output.output_activation, "none")
+    return _sum_pixels(per_pixel, pixels)
+
+
+def reconstruction_mean(output: Any, target: torch.Tensor, kind: str = "auto") -> torch.Tensor:
+    """The mean of :func:`reconstruction_per_sample` over the batch (and codes), in one pass.
+
+    One fused reduction (``reduction="sum"`` divided by the number of samples) instead of a
+    per-pixel tensor, a per-sample sum and a mean: the same value to float32 rounding (a
+    relative difference of about 1e-7), fewer kernels and no ``(B, pixels)`` temporary in
+    the forward pass. What :class:`ReconstructionLoss` and :class:`ELBOLoss` train on.
+
+    Example:
+        >>> import torch, autoencoders
+        >>> model = autoencoders.build("vae", h=16, z=3)
+        >>> x = torch.rand(8, 1, 28, 28)
+        >>> out = model(x)
+        >>> a, b = reconstruction_mean(out, x), reconstruction_per_sample(out, x).mean()
+        >>> bool(torch.isclose(a, b, rtol=1e-6))
+        True
+    """
+    logits, target, kind, pixels = _checked(output, target, kind)
+    samples = logits.numel() // max(1, math.prod(logits.shape[logits.dim() - pixels :]))
+    total = _elementwise(logits, target, kind, output.output_activation, "sum")
+    return total / max(1, samples)
 
 
 @losses.register("reconstruction", aliases=("recon", "ae"))
@@ -191,7 +226,7 @@ class ReconstructionLoss:
         self.recon = recon
 
     def __call__(self, output: Any, target: torch.Tensor) -> LossOutput:
-        r = reconstruction_per_sample(output, target, self.recon).mean()
+        r = reconstruction_mean(output, target, self.recon)
         return add_block_terms(r, {"recon": r}, output)
 
     def __repr__(self) -> str:
@@ -267,7 +302,7 @@ class ELBOLoss:
         self.beta = nonnegative_number(beta, "beta")
 
     def __call__(self, output: Any, target: torch.Tensor) -> LossOutput:
-        r = reconstruction_per_sample(output, target, self.recon).mean()
+        r = reconstruction_mean(output, target, self.recon)
         kl = _require_kl(output).mean()
         return add_block_terms(r + self.beta * kl, {"recon": r, "kl": kl}, output)
 
@@ -338,7 +373,7 @@ class CapacityELBOLoss:
         return self.capacity * min(1.0, self.step / self.capacity_steps)
 
     def __call__(self, output: Any, target: torch.Tensor) -> LossOutput:
-        r = reconstruction_per_sample(output, target, self.recon).mean()
+        r = reconstruction_mean(output, target, self.recon)
         kl = _require_kl(output).mean()
         c = self.current_capacity
         parts = {"recon": r, "kl": kl, "capacity": torch.full_like(kl, c)}

@@ -162,3 +162,34 @@ def test_image_folder_is_uint8_backed_by_the_cache(tmp_path: Path) -> None:
         assert xc.dtype == torch.float32 and torch.equal(xc, xp) and torch.equal(yc, yp)
     x0, _ = cached.train[0]
     assert torch.equal(x0, cached.tensors("train")[0][0])
+
+
+@pytest.mark.parametrize(
+    ("suffix", "source_mode"),
+    [
+        (".jpg", "RGB"),
+        (".jpg", "L"),
+        (".png", "RGB"),
+        (".png", "L"),
+        (".png", "RGBA"),
+        (".png", "P"),
+    ],
+)
+def test_the_fast_decoder_gives_pillows_pixels(
+    tmp_path: Path, suffix: str, source_mode: str
+) -> None:
+    from autoencoders.data.decode import decode_pixels
+
+    rng = np.random.default_rng(3)
+    files = []
+    for i in range(6):
+        smooth = np.kron(rng.integers(0, 256, (6, 5, 3)), np.ones((5, 5, 1))).astype(np.uint8)
+        img = Image.fromarray(smooth).convert(source_mode)
+        files.append(tmp_path / f"{i}{suffix}")
+        img.save(files[-1], **({"quality": 85} if suffix == ".jpg" else {}))
+    for f in files:
+        for mode in ("RGB", "L"):
+            for size in (None, 16, (10, 12)):
+                fast = decode_pixels(f, mode, size)
+                slow = decode_pixels(f, mode, size, fast_path=False)
+                assert fast.shape == slow.shape and np.array_equal(fast, slow), (f, mode, size)

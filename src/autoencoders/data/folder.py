@@ -14,7 +14,14 @@ from autoencoders.data._checks import (
     check_limit,
     check_seed,
 )
-from autoencoders.data.images import GRAY_MODES, IMAGE_EXTENSIONS, image_header, image_splits
+from autoencoders.data.cache import cached_headers
+from autoencoders.data.images import (
+    GRAY_MODES,
+    IMAGE_EXTENSIONS,
+    image_header,
+    image_splits,
+    path_order,
+)
 from autoencoders.data.pixels import resolve_pixel_range
 from autoencoders.data.splits import DataSplits, seeded_permutation
 from autoencoders.registry import datasets
@@ -33,9 +40,14 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
         ...     [p.name for p in list_images(d)]
         ['a.jpg', 'b.PNG']
     """
-    return sorted(
-        p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
+    with os.scandir(folder) as entries:  # scandir knows file from folder without a stat
+        names = [
+            e.name
+            for e in entries
+            if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
+        ]
+    base = Path(folder)
+    return [base / name for name in sorted(names)]
 
 
 def _labelled_files(folder: Path) -> tuple[list[Path], list[int], tuple[str, ...] | None]:
@@ -45,7 +57,12 @@ def _labelled_files(folder: Path) -> tuple[list[Path], list[int], tuple[str, ...
         return files, [-1] * len(files), None
     subdirs = sorted(p for p in folder.iterdir() if p.is_dir())
     per_class = [
-        (d.name, sorted(f for f in d.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS))
+        (
+            d.name,
+            sorted(
+                (f for f in d.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS), key=path_order
+            ),
+        )
         for d in subdirs
     ]
     per_class = [(n, fs) for n, fs in per_class if fs]
@@ -170,7 +187,8 @@ def load_image_folder(
 
     native = (0, 0)
     if channels is None or image_size is None:
-        headers = [image_header(f) for v in split_files.values() for f in v]
+        every = [f for v in split_files.values() for f in v]
+        headers = cached_headers(every, image_header) if cache else list(map(image_header, every))
         if channels is None:
             channels = 1 if all(m in GRAY_MODES for _, m in headers) else 3
         if image_size is None:

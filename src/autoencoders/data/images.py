@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -33,6 +34,7 @@ __all__ = [
     "image_header",
     "image_splits",
     "open_image",
+    "path_order",
     "resize_batch",
     "stack_images",
 ]
@@ -46,6 +48,17 @@ IN_MEMORY_LIMIT_BYTES = 1 << 30
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 #: Pillow modes that are greyscale.
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def path_order(path: Path) -> Any:
+    """A sort key giving pathlib's own order of paths (``sorted(paths)``), several times faster.
+
+    Example:
+        >>> paths = [Path("b/a.png"), Path("a-b.png"), Path("a/b.png")]
+        >>> sorted(paths, key=path_order) == sorted(paths)
+        True
+    """
+    return path.parts if os.name == "posix" else path
 
 
 def resize_batch(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
@@ -232,7 +245,7 @@ def _uint8_sets(
     empty_chw: tuple[int, int, int],
 ) -> dict[str, Dataset]:
     """Every split as a :class:`UInt8ImageDataset` over one uint8 tensor of all the files."""
-    everything = sorted({f for v in files.values() for f in v})
+    everything = sorted({f for v in files.values() for f in v}, key=path_order)
     if not everything:
         images = torch.empty(0, *empty_chw, dtype=torch.uint8)
     elif cache:
