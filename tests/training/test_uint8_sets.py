@@ -95,6 +95,33 @@ def test_a_set_kept_off_the_device_gives_the_same_batches() -> None:
     assert a[0].shape == (6, 64)
 
 
+class _Items(torch.utils.data.Dataset):
+    """A map-style dataset of uint8 images (not a TensorDataset)."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.x = x
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.x[i], 0
+
+
+def test_a_large_dataset_of_uint8_items_is_scaled_per_batch_too() -> None:
+    x, v = _images(40), _images(12, seed=1)
+    torch.manual_seed(0)
+    expected = _fit(scale_uint8(x, (0.0, 1.0)), scale_uint8(v, (0.0, 1.0)))
+    kw = {"what": "t", "device": torch.device("cpu"), "batch_size": 8, "num_workers": 0}
+    loader_path = make_source(_Items(x), in_memory_limit=10, **kw)
+    assert type(loader_path).__name__ == "DatasetSource"
+    batches = [b for b, _, _ in loader_path.train_batches(0, 0)[0]]
+    assert all(b.dtype == torch.float32 and float(b.max()) <= 1.0 for b in batches)
+    stacked = make_source(_Items(x), **kw)  # small: stacked, kept uint8, scaled per batch
+    assert isinstance(stacked, InMemorySource) and stacked.x.dtype == torch.uint8
+    _same(_fit(_Items(x), _Items(v)), expected)
+
+
 def test_other_integer_inputs_are_still_refused() -> None:
     trainer = Trainer(autoencoders.build("ae", h=8, z=2, input_shape=SHAPE), progress=False)
     with pytest.raises(TypeError, match=r"int16.*floating-point inputs or uint8 images"):

@@ -200,9 +200,11 @@ class DatasetSource:
         num_workers: int | None = None,
         what: str = "data",
         labels: bool = False,
+        pixel_range: tuple[float, float] = (0.0, 1.0),
     ) -> None:
         n = len(dataset)  # type: ignore[arg-type]
         self.dataset, self.device = dataset, device
+        self.scale = UInt8Scale(pixel_range)  # for datasets of uint8 images
         self.num_samples: int | None = n
         self.rank, self.world_size = rank, world_size
         self.eval_batch_size = eval_batch_size
@@ -226,7 +228,11 @@ class DatasetSource:
         scales, device = self.sampler.scales, self.device
         for i, (x, y) in enumerate(self.loader, start):
             y = None if y is None else y.to(device, non_blocking=True)
-            yield x.to(device, non_blocking=True), y, scales[i]
+            yield self._inputs(x), y, scales[i]
+
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        return self.scale(x) if x.dtype == torch.uint8 else x
 
     def eval_batches(self) -> Iterator[EvalBatch]:
         lo, hi, _ = shard(0, self.num_samples or 0, self.rank, self.world_size)
@@ -237,7 +243,7 @@ class DatasetSource:
         kwargs = dict(self._loader_kwargs, persistent_workers=False)
         for x, y in DataLoader(self.dataset, batch_sampler=chunks, **kwargs):
             y = None if y is None else y.to(self.device, non_blocking=True)
-            yield x.to(self.device, non_blocking=True), y
+            yield self._inputs(x), y
 
 
 class LoaderSource:
@@ -393,6 +399,7 @@ def make_source(
                 x = _check_inputs(x, what)
                 return _tensor_source(x, y, pixel_range, in_memory_limit, common)
         return DatasetSource(
-            data, num_workers=num_workers, what=f"{what} dataset", labels=labels, **common
-        )
+            data, num_workers=num_workers, what=f"{what} dataset", labels=labels,
+            pixel_range=pixel_range, **common,
+        )  # fmt: skip
     raise TypeError(f"{what} must be {_ACCEPTED}; got {type(data).__name__}")
