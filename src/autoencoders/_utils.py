@@ -117,7 +117,9 @@ def iter_batches(
     """Yield ``(x, y)`` batches of ``data`` in order (``y`` is None when there are no labels).
 
     ``data`` is a tensor or array of inputs, an ``(x, y)`` pair of them, a ``Dataset`` (of
-    ``x`` or ``(x, y, ...)`` items), a ``DataLoader`` or any iterable of such batches.
+    ``x`` or ``(x, y, ...)`` items), a ``DataLoader`` or any iterable of such batches. A
+    dataset with a ``scaled_batches(batch_size)`` method (the uint8 image datasets) is
+    iterated by it, batch by batch, instead of item by item.
 
     Raises:
         TypeError: for train/validation/test splits (pass one split), non-float inputs, or
@@ -148,6 +150,10 @@ def iter_batches(
         y = data.tensors[1] if len(data.tensors) > 1 else None
         for i in range(0, len(x), batch_size):
             yield x[i : i + batch_size], (y[i : i + batch_size] if y is not None else None)
+        return
+    if isinstance(data, Dataset) and callable(getattr(type(data), "scaled_batches", None)):
+        for x, y in data.scaled_batches(batch_size):  # uint8 images, scaled batch by batch
+            yield x, y
         return
     if isinstance(data, Dataset):
         data = DataLoader(data, batch_size=batch_size, shuffle=False)

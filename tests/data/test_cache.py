@@ -38,6 +38,10 @@ def _cache(files, tmp_path: Path, **kw):
     )
 
 
+def _cache_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("*.safetensors"))
+
+
 def test_cache_holds_exactly_what_the_uncached_decoder_gives(tmp_path: Path) -> None:
     files = _write_images(tmp_path / "img", 12, size=(20, 14))
     for size in (None, 8, (6, 9)):
@@ -65,7 +69,7 @@ def test_a_changed_folder_rebuilds_the_cache_and_drops_the_stale_one(
     tmp_path: Path, change: str
 ) -> None:
     files = _write_images(tmp_path / "img", 6)
-    old = _cache(files, tmp_path)
+    old = _cache(files, tmp_path, scope="img")
     if change == "add":
         files = files + _write_images(tmp_path / "img", 1, start=6)
     elif change == "remove":
@@ -76,9 +80,10 @@ def test_a_changed_folder_rebuilds_the_cache_and_drops_the_stale_one(
         os.utime(files[2], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     else:  # same name, new pixels
         Image.new("RGB", (10, 8), color=(1, 2, 3)).save(files[3])
-    new = _cache(files, tmp_path)
+    new = _cache(files, tmp_path, scope="img")
     assert new.built and new.key != old.key and new.path != old.path
-    assert not old.path.exists(), "the stale cache of the same folder was not removed"
+    assert not old.path.exists(), "the replaced cache of the same scope was not removed"
+    assert _cache_files(tmp_path / "c") == [new.path.name]
     assert len(new.images) == len(files)
     assert torch.equal(new.images, stack_images(files, "RGB", None))
 
@@ -193,3 +198,203 @@ def test_the_fast_decoder_gives_pillows_pixels(
                 fast = decode_pixels(f, mode, size)
                 slow = decode_pixels(f, mode, size, fast_path=False)
                 assert fast.shape == slow.shape and np.array_equal(fast, slow), (f, mode, size)
+
+
+def test_other_scopes_and_listings_keep_their_caches(tmp_path: Path) -> None:
+    files = _write_images(tmp_path / "img", 8)
+    whole, half = _cache(files, tmp_path), _cache(files[:4], tmp_path)  # default scopes
+    assert whole.built and half.built and whole.path.exists() and half.path.exists()
+    a, b = _cache(files, tmp_path, scope="a"), _cache(files[:4], tmp_path, scope="b")
+    assert len(_cache_files(tmp_path / "c")) == 4
+    assert not _cache(files, tmp_path).built and not _cache(files[:4], tmp_path).built
+    assert not _cache(files, tmp_path, scope="a").built  # nothing was thrown away
+    # touching a file under the default scope still replaces that listing's cache
+    st = files[0].stat()
+    os.utime(files[0], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    again = _cache(files, tmp_path)
+    assert again.built and not whole.path.exists() and half.path.exists() and a.path.exists()
+    assert b.path.exists()
+    locks = list((tmp_path / "c").glob("*.lock"))
+    assert locks, "the builds ran without their lock files"
+    _cache(files, tmp_path, scope="a")  # another rebuild never deletes a lock file
+    assert all(p.exists() for p in locks)
+
+
+def test_the_images_survive_the_file_being_deleted_right_after_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run may delete the new file at once (it replaces it, or evicts it): the images
+    were mapped before the rename, so this run still has them."""
+    import autoencoders.data.cache as cache_mod
+
+    files = _write_images(tmp_path / "img", 5)
+    real_replace = os.replace
+
+    def replace_then_delete(src, dst):
+        real_replace(src, dst)
+        os.unlink(dst)
+
+    monkeypatch.setattr(cache_mod.os, "replace", replace_then_delete)
+    result = _cache(files, tmp_path)
+    assert result.built and not result.path.exists()
+    assert torch.equal(result.images, stack_images(files, "RGB", None))
+
+
+def test_an_unwritable_cache_folder_decodes_into_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    files = _write_images(tmp_path / "img", 5)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("a file where the cache folder should be")
+    with caplog.at_level(logging.WARNING, logger="autoencoders.data.cache"):
+        result = cached_images(files, mode="RGB", size=None, cache_dir=not_a_folder)
+    assert result.path is None and result.built
+    assert torch.equal(result.images, stack_images(files, "RGB", None))
+    assert str(not_a_folder) in caplog.text and "into memory" in caplog.text
+    assert not_a_folder.read_text().startswith("a file")  # nothing overwritten
+    from autoencoders.data.cache import cached_headers
+    from autoencoders.data.images import image_header
+
+    headers = cached_headers(files, image_header, cache_dir=not_a_folder)
+    assert headers == [((10, 8), "RGB")] * 5
+
+
+def test_a_full_disk_during_the_build_keeps_what_was_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import errno
+
+    import autoencoders.data.cache as cache_mod
+
+    files = _write_images(tmp_path / "img", 6)
+    kept = _cache(files[:3], tmp_path, scope="img")  # a cache of the same scope, already there
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache_mod, "write_rows", full)
+    with caplog.at_level(logging.WARNING, logger="autoencoders.data.cache"):
+        result = _cache(files, tmp_path, scope="img", workers=1)
+    assert result.path is None and "No space left" in caplog.text
+    assert torch.equal(result.images, stack_images(files, "RGB", None))
+    assert kept.path.exists() and _cache_files(tmp_path / "c") == [kept.path.name]
+    assert list((tmp_path / "c").glob(".*.tmp")) == []
+
+
+def test_a_file_system_without_locks_still_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import errno
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    files = _write_images(tmp_path / "img", 4)
+    with caplog.at_level(logging.WARNING, logger="autoencoders.data.cache"):
+        result = _cache(files, tmp_path)
+    assert result.built and result.path is not None and result.path.exists()
+    assert "without the lock" in caplog.text
+    assert torch.equal(result.images, stack_images(files, "RGB", None))
+
+
+def test_the_size_budget_evicts_the_least_recently_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    files = _write_images(tmp_path / "img", 9)
+    sets = [files[0:3], files[3:6], files[6:9]]
+    first = _cache(sets[0], tmp_path)
+    size = first.path.stat().st_size  # every set is the same size
+    second = _cache(sets[1], tmp_path)
+    os.utime(second.path, (1, 1))
+    os.utime(first.path, (2, 2))
+    assert not _cache(sets[0], tmp_path).built  # a use renews the first one: now the newest
+    monkeypatch.setenv("AUTOENCODERS_CACHE_LIMIT", str(2 * size + size // 2))
+    third = _cache(sets[2], tmp_path)
+    assert third.path.exists() and first.path.exists() and not second.path.exists()
+    # a set larger than the whole budget is decoded into memory, and evicts nothing
+    monkeypatch.setenv("AUTOENCODERS_CACHE_LIMIT", str(size))
+    with caplog.at_level(logging.WARNING, logger="autoencoders.data.cache"):
+        big = _cache(files, tmp_path)
+    assert big.path is None and "AUTOENCODERS_CACHE_LIMIT" in caplog.text
+    assert torch.equal(big.images, stack_images(files, "RGB", None))
+    assert third.path.exists() and first.path.exists()
+    monkeypatch.setenv("AUTOENCODERS_CACHE_LIMIT", "lots")
+    with pytest.raises(ValueError, match=r"AUTOENCODERS_CACHE_LIMIT.*20G.*'lots'"):
+        _cache(sets[1], tmp_path)
+
+
+def test_temporary_files_of_killed_builds_are_cleaned(tmp_path: Path) -> None:
+    files = _write_images(tmp_path / "img", 3)
+    cache = tmp_path / "c"
+    cache.mkdir()
+    old, fresh = cache / ".x.safetensors.host.1.ab.tmp", cache / ".y.safetensors.host.2.cd.tmp"
+    old.write_bytes(b"left by a killed build")
+    fresh.write_bytes(b"a build in progress")
+    os.utime(old, (0, 0))
+    _cache(files, tmp_path)
+    assert not old.exists() and fresh.exists()
+
+
+def _die_in_worker(files, lo, hi, spec):
+    os._exit(3)  # as the kernel's OOM killer would end it: no exception, no cleanup
+
+
+def test_a_killed_worker_fails_the_build_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import autoencoders.data.cache as cache_mod
+
+    files = _write_images(tmp_path / "img", 40, size=(4, 4))
+    monkeypatch.setattr(cache_mod, "_PARALLEL_MIN", 1)
+    monkeypatch.setattr(cache_mod, "_decode_rows", _die_in_worker)
+    with pytest.raises(RuntimeError, match=r"worker process died.*workers=1"):
+        _cache(files, tmp_path, workers=2)
+    assert _cache_files(tmp_path / "c") == [] and list((tmp_path / "c").glob(".*.tmp")) == []
+
+
+def test_the_key_covers_the_decoders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import autoencoders.data.cache as cache_mod
+
+    files = _write_images(tmp_path / "img", 2)
+    key = image_cache_key(files, "RGB", None)
+    real = cache_mod.decoder_versions()
+    for change in ({"torchvision": "0.0.1"}, {"jpeg_fast_path": not real["jpeg_fast_path"]}):
+        monkeypatch.setattr(cache_mod, "decoder_versions", lambda c=change: {**real, **c})
+        assert image_cache_key(files, "RGB", None) != key, change
+
+
+def test_a_folder_too_large_for_the_cache_is_read_per_item(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import autoencoders.data.images as images_mod
+    from autoencoders.data import ImageFilesDataset
+
+    _write_images(tmp_path / "img", 10)
+    monkeypatch.setenv("AUTOENCODERS_CACHE", str(tmp_path / "c"))
+    monkeypatch.setenv("AUTOENCODERS_CACHE_LIMIT", "100")  # bytes: nothing fits
+    small = load_image_folder(tmp_path / "img", val_fraction=0.2, test_fraction=0.2)
+    assert isinstance(small.train, UInt8ImageDataset)  # in memory, not cached
+    assert not (tmp_path / "c").exists() or _cache_files(tmp_path / "c") == []
+    monkeypatch.setattr(images_mod, "IN_MEMORY_LIMIT_BYTES", 100)
+    large = load_image_folder(tmp_path / "img", val_fraction=0.2, test_fraction=0.2)
+    assert isinstance(large.train, ImageFilesDataset)
+    assert torch.equal(large.tensors("train")[0], small.tensors("train")[0])
+
+
+def test_uint8_splits_read_like_tensor_datasets(tmp_path: Path) -> None:
+    from autoencoders._utils import iter_batches
+
+    _write_images(tmp_path / "img", 12)
+    splits = load_image_folder(tmp_path / "img", val_fraction=0.25, test_fraction=0.25)
+    train = splits.train
+    x, y = train.tensors  # what TensorDataset users reach for
+    assert x.dtype == torch.float32 and torch.equal(x, splits.tensors("train")[0])
+    assert torch.equal(y, train.labels)
+    got = list(iter_batches(train, 4))
+    assert [len(b) for b, _ in got] == [4, 2]
+    assert torch.equal(torch.cat([b for b, _ in got]), x)
+    assert torch.equal(torch.cat([lab for _, lab in got]), y)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        next(train.scaled_batches(0))

@@ -5,22 +5,38 @@ Decoding JPEGs is what makes an image folder slow to train on: torchvision's
 epoch. :func:`cached_images` does it **once**: the files are decoded (in parallel worker
 processes, each writing its share straight into the cache file), resized and centre-cropped
 as :func:`~autoencoders.data.decode.decode_pixels` does it, and kept as uint8 ``(N, C, H, W)``
-in ``<cache folder>/<tag>-<key>.safetensors``. Later runs **memory-map** that file: loading
+in ``<cache folder>/<scope>-<key>.safetensors``. Later runs **memory-map** that file: loading
 takes milliseconds, the pages are read when first used, and the operating system shares them
 between processes (202,599 CelebA faces at 64x64 are 2.5 GB as uint8, 10 GB as float32).
 
-**The key** is the SHA-256 of the transform (mode, size, the decoder's version) and, for every
-file, its absolute path, size and modification time (``st_mtime_ns``). Adding, removing,
-replacing or touching a file changes the key, so the next load rebuilds the cache; the cache
-file of the previous key for the same folder and transform is then deleted. Pixels are never
+**The key** is the SHA-256 of the transform (mode, size, the cache format, the versions of
+Pillow and torchvision and whether torchvision's JPEG decoder is used) and, for every file,
+its absolute path, size and modification time (``st_mtime_ns``). Adding, removing, replacing
+or touching a file changes the key, so the next load rebuilds the cache. Pixels are never
 hashed (that would cost as much as decoding): a file rewritten in place with the same size and
 modification time is the one change the cache cannot see.
 
+**The scope** names what a cache is *of* (the loaders pass the folder and the listing
+options, such as ``limit``): a rebuild deletes the caches of the same scope and transform
+that it replaces, and leaves every other cache alone, so two subsets of one folder each keep
+their cache.
+
+**Size budget**: the folder is kept under :func:`image_cache_limit` bytes
+(``$AUTOENCODERS_CACHE_LIMIT``, e.g. ``20G``; default :data:`DEFAULT_LIMIT_BYTES`). After a
+build, the least recently used caches (by modification time, renewed on every use) are
+deleted until it fits; the one just built is always kept.
+
 **Concurrent builds** are safe: a builder holds an exclusive lock (``fcntl.flock``) on
-``<cache file>.lock`` while it builds, so a second run waits and then memory-maps the finished
-file instead of decoding again; the file is written under a temporary name and renamed into
-place only when complete (and flushed to disk), so a crash leaves no half-written cache. A
-cache file that does not match what it must hold (shape, dtype, key, size on disk) is rebuilt.
+``<scope>.lock`` while it builds, so a second run waits and then memory-maps the finished
+file instead of decoding again; the file is written under a temporary name (unique per
+machine, process and call) and renamed into place only when complete and flushed to disk,
+so a crash leaves no half-written cache. A cache file that does not match what it must hold
+(shape, dtype, key, size on disk) is rebuilt. A worker process that dies (killed, out of
+memory) fails the build with a clear error instead of a hang.
+
+**When the cache cannot be written** (a read-only or full folder, a set larger than the
+budget, no free space for it), the images are decoded into memory instead, with a warning
+that names the folder and the reason; nothing already cached is touched.
 
 The cache folder is ``$AUTOENCODERS_CACHE`` if set, else ``<user cache>/images``
 (:func:`~autoencoders.data.locate.cache_dir`).
@@ -42,16 +58,18 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
+import mmap
 import multiprocessing
 import os
-import struct
+import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,26 +77,49 @@ from typing import Any
 import numpy as np
 import torch
 
-from autoencoders.data.decode import decode_many, decode_pixels
+from autoencoders.data._cachefile import (
+    SUFFIX,
+    cache_limit,
+    evict,
+    header_bytes,
+    locked,
+    map_rows,
+    open_cache,
+    remove_quietly,
+    temp_path,
+    touch,
+    write_rows,
+)
+from autoencoders.data.decode import decode_many, decode_pixels, decoder_versions
 from autoencoders.data.locate import cache_dir as user_cache_dir
 
 __all__ = [
     "CACHE_ENV_VAR",
     "CACHE_FORMAT",
+    "DEFAULT_LIMIT_BYTES",
+    "FREE_SPACE_MARGIN_BYTES",
+    "LIMIT_ENV_VAR",
     "CachedImages",
+    "cache_fits",
     "cached_headers",
     "cached_images",
     "image_cache_dir",
     "image_cache_key",
+    "image_cache_limit",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Environment variable naming the image cache folder (default ``<user cache>/images``).
 CACHE_ENV_VAR = "AUTOENCODERS_CACHE"
+#: Environment variable holding the cache folder's size budget (``20G``, ``500M``, bytes).
+LIMIT_ENV_VAR = "AUTOENCODERS_CACHE_LIMIT"
+#: The size budget without ``$AUTOENCODERS_CACHE_LIMIT``: 50 GiB.
+DEFAULT_LIMIT_BYTES = 50 << 30
+#: A cache is built only where this much disk stays free after it.
+FREE_SPACE_MARGIN_BYTES = 1 << 30
 #: Version of the cache file layout and of the decoding; part of every key.
-CACHE_FORMAT = 1
-_TENSOR = "images"
+CACHE_FORMAT = 2
 #: Below this many files the images are decoded in this process (starting workers costs more).
 _PARALLEL_MIN = 512
 
@@ -95,19 +136,52 @@ def image_cache_dir() -> Path:
     return Path(env).expanduser() if env else user_cache_dir() / "images"
 
 
+def image_cache_limit() -> int:
+    """The cache folder's size budget in bytes: ``$AUTOENCODERS_CACHE_LIMIT``, else 50 GiB.
+
+    Raises:
+        ValueError: naming the variable when it is not a size (``20G``, ``500M``, bytes).
+
+    Example:
+        >>> os.environ[LIMIT_ENV_VAR] = "2G"
+        >>> image_cache_limit()
+        2147483648
+        >>> del os.environ[LIMIT_ENV_VAR]
+        >>> image_cache_limit() == DEFAULT_LIMIT_BYTES
+        True
+    """
+    return cache_limit(LIMIT_ENV_VAR, DEFAULT_LIMIT_BYTES)
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """Free bytes on the disk of ``folder`` (or of its nearest existing parent)."""
+    for place in (folder, *folder.parents):
+        try:
+            return shutil.disk_usage(place).free
+        except OSError:
+            continue
+    return None
+
+
+def cache_fits(nbytes: int, cache_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Whether a cache of ``nbytes`` can be built: within the budget, with disk to spare.
+
+    Example:
+        >>> cache_fits(1000), cache_fits(image_cache_limit() + 1)
+        (True, False)
+    """
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else image_cache_dir()
+    free = _free_bytes(folder)
+    roomy = free is None or nbytes + FREE_SPACE_MARGIN_BYTES <= free
+    return nbytes <= image_cache_limit() and roomy
+
+
 def _size_spec(size: int | tuple[int, int] | None) -> Any:
     return list(size) if isinstance(size, tuple) else size
 
 
 def _transform(mode: str, size: int | tuple[int, int] | None) -> dict[str, Any]:
-    import PIL
-
-    return {
-        "format": CACHE_FORMAT,
-        "mode": mode,
-        "size": _size_spec(size),
-        "pillow": PIL.__version__,
-    }
+    return {"format": CACHE_FORMAT, "mode": mode, "size": _size_spec(size), **decoder_versions()}
 
 
 def image_cache_key(
@@ -151,76 +225,22 @@ class CachedImages:
 
     Attributes:
         images: uint8 ``(N, C, H, W)``, memory-mapped from the cache file (copy-on-write:
-            writing to it never changes the file).
-        path: the cache file.
+            writing to it never changes the file), or in memory when it could not be cached.
+        path: the cache file, or None when the images could not be cached (see the warning).
         key: its key (:func:`image_cache_key`).
         built: True if this call decoded the files, False if it loaded an existing cache.
         seconds: how long the call took.
     """
 
     images: torch.Tensor
-    path: Path
+    path: Path | None
     key: str
     built: bool
     seconds: float
 
 
-# -- the file -----------------------------------------------------------------------------------
-def _header(shape: tuple[int, ...], metadata: dict[str, str]) -> bytes:
-    """A safetensors header for one uint8 tensor, padded so the data starts 64-byte aligned."""
-    nbytes = int(np.prod(shape))
-    head = {
-        _TENSOR: {"dtype": "U8", "shape": list(shape), "data_offsets": [0, nbytes]},
-        "__metadata__": metadata,
-    }
-    text = json.dumps(head, sort_keys=True, separators=(",", ":")).encode()
-    text += b" " * (-(8 + len(text)) % 64)
-    return struct.pack("<Q", len(text)) + text
-
-
-def _read_header(path: Path) -> tuple[dict[str, Any], int]:
-    """The parsed header of a cache file and where its data starts, or ValueError."""
-    with open(path, "rb") as f:
-        raw = f.read(8)
-        if len(raw) != 8:
-            raise ValueError("shorter than a safetensors header")
-        (n,) = struct.unpack("<Q", raw)
-        if n > 1 << 20:
-            raise ValueError(f"header of {n} bytes")
-        text = f.read(n)
-    head = json.loads(text)
-    if not isinstance(head, dict):
-        raise ValueError("header is not a JSON object")
-    return head, 8 + n
-
-
-def _open_cache(path: Path, key: str) -> torch.Tensor | None:
-    """The images of a complete, matching cache file, memory-mapped; None if it is not one."""
-    try:
-        head, start = _read_header(path)
-        meta, entry = head.get("__metadata__") or {}, head.get(_TENSOR) or {}
-        shape = tuple(int(s) for s in entry["shape"])
-        nbytes = int(np.prod(shape))
-        ok = (
-            meta.get("key") == key
-            and entry.get("dtype") == "U8"
-            and len(shape) == 4
-            and entry.get("data_offsets") == [0, nbytes]
-            and path.stat().st_size == start + nbytes
-        )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        logger.warning("image cache %s is unreadable (%s): rebuilding it", path, exc)
-        return None
-    if not ok:
-        logger.warning("image cache %s does not match its key: rebuilding it", path)
-        return None
-    if nbytes == 0:
-        return torch.empty(shape, dtype=torch.uint8)
-    mapped = np.memmap(path, dtype=np.uint8, mode="c", offset=start, shape=shape)
-    return torch.from_numpy(mapped)
-
-
 # -- decoding -----------------------------------------------------------------------------------
+#: What the forked workers decode and where they write it (set just before they start).
 _JOB: dict[str, Any] = {}
 
 
@@ -239,21 +259,17 @@ def _decode_rows(files: Sequence[Any], lo: int, hi: int, spec: dict[str, Any]) -
     return out
 
 
-def _write_rows(fd: int, rows: np.ndarray, offset: int) -> None:
-    """Write ``rows`` at byte ``offset`` of the open file ``fd`` (all of it)."""
-    view = memoryview(rows).cast("B")
-    while view:
-        done = os.pwrite(fd, view, offset)
-        view, offset = view[done:], offset + done
-
-
 def _worker(bounds: tuple[int, int]) -> int:
-    """Decode ``files[lo:hi]`` and write them into the cache file being built (a worker)."""
+    """Decode ``files[lo:hi]`` and write them into the cache file or the shared buffer."""
     job, (lo, hi) = _JOB, bounds
     rows = _decode_rows(job["files"], lo, hi, job)
-    fd = os.open(job["tmp"], os.O_WRONLY)
+    offset = job["start"] + lo * rows[0].nbytes
+    if "buffer" in job:  # memory shared with the parent (MAP_SHARED survives the fork)
+        job["buffer"][offset : offset + rows.nbytes] = memoryview(rows).cast("B")
+        return hi - lo
+    fd = os.open(job["tmp"], os.O_WRONLY | getattr(os, "O_BINARY", 0))
     try:
-        _write_rows(fd, rows, job["start"] + lo * rows[0].nbytes)
+        write_rows(fd, rows, offset)
     finally:
         os.close(fd)
     return hi - lo
@@ -264,84 +280,105 @@ def _default_workers() -> int:
     return max(1, cores or 1)
 
 
-def _fill(tmp: Path, start: int, n: int, files: Sequence[Any], spec: dict[str, Any],
+def _fill(target: dict[str, Any], n: int, files: Sequence[Any], spec: dict[str, Any],
           workers: int) -> None:  # fmt: skip
-    """Decode ``files[1:]`` into rows ``1..n-1`` of ``tmp``'s data, in forked workers or here."""
+    """Decode ``files[1:]`` into rows ``1..n-1`` of ``target``, in forked workers or here.
+
+    ``target`` is ``{"tmp": file, "start": data offset}`` or ``{"buffer": mmap, "start": 0}``.
+    """
     step = 256 if workers == 1 else max(64, min(1024, n // (workers * 8) + 1))
     chunks = [(s, min(s + step, n)) for s in range(1, n, step)]
-    _JOB.update(spec, tmp=str(tmp), start=start, files=files)
+    _JOB.update(spec, **target, files=files)
     try:
         if workers == 1 or n < _PARALLEL_MIN or not sys.platform.startswith("linux"):
             done = sum(map(_worker, chunks))
         else:
             # fork: the workers inherit the file list and the decoder without pickling or a
             # new interpreter (as DataLoader workers do on Linux); each writes its own rows
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                done = sum(pool.imap_unordered(_worker, chunks))
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            try:
+                done = sum(pool.map(_worker, chunks))
+            except BrokenProcessPool:
+                raise RuntimeError(
+                    f"an image-decoding worker process died (killed, or out of memory?) while "
+                    f"decoding {n} images; nothing was cached. Try again, or pass workers=1 to "
+                    "decode in this process"
+                ) from None
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
     finally:
         _JOB.clear()
     if done != n - 1:
         raise RuntimeError(f"the image cache workers decoded {done} of {n - 1} images")
 
 
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """An exclusive lock on ``lock_path`` (waits for another builder); no-op without fcntl."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: the atomic rename still keeps the file whole
-        yield
-        return
-    with open(lock_path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _build(path: Path, key: str, files: Sequence[Any], mode: str, size: Any, workers: int) -> None:
+def _first(files: Sequence[Any], mode: str, size: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """The first image as uint8 ``(C, H, W)`` and the spec the workers decode the rest by."""
     first = decode_pixels(files[0], mode, size)
     h, w, c = first.shape
-    shape = (len(files), c, h, w)
+    spec = {"mode": mode, "size": size, "first": str(files[0]), "chw": (c, h, w)}
+    return np.ascontiguousarray(first.transpose(2, 0, 1)), spec
+
+
+def _decode_in_memory(files: Sequence[Any], mode: str, size: Any, workers: int,
+                      first: np.ndarray, spec: dict[str, Any]) -> torch.Tensor:  # fmt: skip
+    """Every file decoded into anonymous shared memory (in parallel, like a build)."""
+    shape = (len(files), *first.shape)
+    buffer = mmap.mmap(-1, max(1, int(np.prod(shape))))
+    buffer[: first.nbytes] = first.tobytes()
+    _fill({"buffer": buffer, "start": 0}, len(files), files, spec, workers)
+    pixels = np.frombuffer(buffer, dtype=np.uint8, count=int(np.prod(shape)))
+    return torch.from_numpy(pixels.reshape(shape))
+
+
+def _build(path: Path, key: str, files: Sequence[Any], mode: str, size: Any, workers: int,
+           first: np.ndarray, spec: dict[str, Any]) -> torch.Tensor:  # fmt: skip
+    """Write the cache file of ``files`` and return its images, mapped before the rename (so
+    that another run deleting the file meanwhile cannot take them away)."""
+    shape = (len(files), *first.shape)
     meta = {
         "key": key,
         "count": str(len(files)),
         "transform": json.dumps(_transform(mode, size), sort_keys=True),
         "first_file": os.path.abspath(files[0]),
     }
-    header = _header(shape, meta)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    header = header_bytes(shape, meta)
+    tmp = temp_path(path)
     try:
         with open(tmp, "wb") as f:
             f.write(header)
-            f.write(np.ascontiguousarray(first.transpose(2, 0, 1)).tobytes())
+            f.write(first.tobytes())
             f.truncate(len(header) + int(np.prod(shape)))
-        spec = {"mode": mode, "size": size, "first": str(files[0]), "chw": (c, h, w)}
-        _fill(tmp, len(header), len(files), files, spec, workers)
+        _fill({"tmp": str(tmp), "start": len(header)}, len(files), files, spec, workers)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        images = map_rows(tmp, len(header), shape)
         os.replace(tmp, path)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        remove_quietly(tmp)
+    return images
 
 
-def _remove_stale(folder: Path, tag: str, keep: Path) -> None:
+def _remove_replaced(folder: Path, tag: str, keep: Path) -> None:
+    """Delete the caches of the same scope and transform as ``keep`` (never lock files)."""
     for old in folder.glob(f"{tag}-*{keep.suffix}"):
-        if old != keep:
-            with contextlib.suppress(OSError):
-                old.unlink()
-                logger.info("removed the stale image cache %s", old)
-            with contextlib.suppress(OSError):
-                old.with_name(old.name + ".lock").unlink()
+        if old != keep and remove_quietly(old):
+            logger.info("removed the replaced image cache %s", old)
 
 
-def _tag(files: Sequence[Any], transform: str) -> str:
-    """The source (the folder the files share) and the transform: a rebuild for another key
-    of the same tag deletes the stale file."""
-    source = os.path.commonpath([os.path.abspath(files[0]), os.path.abspath(files[-1])])
-    return hashlib.sha256(f"{source}\0{transform}".encode()).hexdigest()[:16]
+def _tag(scope: str, transform: str) -> str:
+    return hashlib.sha256(f"{scope}\0{transform}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _default_scope(files: Sequence[Any]) -> str:
+    """The folder the files share, their count and the first one: a cache of other files of the
+    same folder (a subset, a longer listing) is left alone; pass ``scope=`` to replace it."""
+    first, last = os.path.abspath(files[0]), os.path.abspath(files[-1])
+    return json.dumps([os.path.commonpath([first, last]), len(files), first])
+
+
+def _folder(cache_dir: str | os.PathLike[str] | None) -> Path:
+    return Path(cache_dir).expanduser() if cache_dir is not None else image_cache_dir()
 
 
 def cached_headers(
@@ -349,12 +386,14 @@ def cached_headers(
     read: Callable[[Any], tuple[tuple[int, int], str]],
     *,
     cache_dir: str | os.PathLike[str] | None = None,
+    scope: str | None = None,
 ) -> list[tuple[tuple[int, int], str]]:
     """``read(file)`` (an image's ``((width, height), mode)``) of every file, cached as JSON.
 
     Opening every file only to read its header costs about half of decoding it; a folder
     loaded again with unchanged files (the same key as the image cache: paths, sizes,
-    modification times) gets the headers from ``<cache folder>/<tag>-<key>.json``.
+    modification times) gets the headers from ``<cache folder>/<scope>-<key>.json``. A folder
+    that cannot be written only means the headers are read again next time.
 
     Example:
         >>> import tempfile
@@ -371,21 +410,40 @@ def cached_headers(
     if not files:
         return []
     key = image_cache_key(files, "headers", None)
-    folder = Path(cache_dir).expanduser() if cache_dir is not None else image_cache_dir()
-    path = folder / f"{_tag(files, 'headers')}-{key[:24]}.json"
+    folder = _folder(cache_dir)
+    tag = _tag(_default_scope(files) if scope is None else scope, "headers")
+    path = folder / f"{tag}-{key[:24]}.json"
     try:
         saved = json.loads(path.read_text())
         if saved.get("key") == key and len(saved["headers"]) == len(files):
+            touch(path)
             return [((int(w), int(h)), str(m)) for w, h, m in saved["headers"]]
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no such file yet, or a damaged one: read the headers again
     headers = [read(f) for f in files]
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"key": key, "headers": [[w, h, m] for (w, h), m in headers]}))
-    os.replace(tmp, path)
-    _remove_stale(folder, path.name.split("-")[0], path)
+    tmp = temp_path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"key": key, "headers": [[w, h, m] for (w, h), m in headers]}))
+        os.replace(tmp, path)
+    except OSError as exc:
+        logger.info("could not save the image headers in %s (%s)", folder, exc)
+        remove_quietly(tmp)
+        return headers
+    _remove_replaced(folder, tag, path)
     return headers
+
+
+def _check_args(files: Sequence[Any], mode: str, workers: int | None) -> int:
+    if mode not in ("L", "RGB"):
+        raise ValueError(f"mode must be 'L' (greyscale) or 'RGB', got {mode!r}")
+    if not files:
+        raise ValueError("cached_images needs at least one file")
+    if workers is None:
+        return _default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+    return workers
 
 
 def cached_images(
@@ -395,12 +453,13 @@ def cached_images(
     size: int | tuple[int, int] | None,
     cache_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
+    scope: str | None = None,
 ) -> CachedImages:
     """``files`` decoded, converted to ``mode`` and resized, as memory-mapped uint8 images.
 
     Builds the cache on the first call (and whenever a file was added, removed or touched);
-    memory-maps it on later calls. See the module docstring for the key, the locking and
-    what is never checked.
+    memory-maps it on later calls. See the module docstring for the key, the scope, the size
+    budget, the locking and what is never checked.
 
     Args:
         files: the image files, in the order of the rows (at least one).
@@ -409,41 +468,68 @@ def cached_images(
             centre square) or ``(height, width)``.
         cache_dir: the cache folder (default :func:`image_cache_dir`).
         workers: decoding processes (default: one per available core; 1 decodes here).
+        scope: what these files are, e.g. a folder and its listing options: a rebuild
+            deletes the older caches of the same scope (and transform). Default: the folder
+            the files share, their number and the first file, so a cache of a different
+            listing is kept (until the size budget evicts it).
 
     Raises:
-        ValueError: no files, a bad ``mode`` or ``workers``, a file that is not an image, or
-            images of different sizes without ``size``.
+        ValueError: no files, a bad ``mode`` or ``workers``, a file that is not an image,
+            images of different sizes without ``size``, or a bad ``$AUTOENCODERS_CACHE_LIMIT``.
         FileNotFoundError: naming a file that does not exist.
+        RuntimeError: a decoding worker process died.
     """
     start = time.perf_counter()
-    if mode not in ("L", "RGB"):
-        raise ValueError(f"mode must be 'L' (greyscale) or 'RGB', got {mode!r}")
-    if not files:
-        raise ValueError("cached_images needs at least one file")
-    if workers is None:
-        workers = _default_workers()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+    workers = _check_args(files, mode, workers)
     files = list(files)
     key = image_cache_key(files, mode, size)
-    folder = Path(cache_dir).expanduser() if cache_dir is not None else image_cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _folder(cache_dir)
+    limit = image_cache_limit()
     transform = json.dumps(_transform(mode, size), sort_keys=True)
-    path = folder / f"{_tag(files, transform)}-{key[:24]}.safetensors"
-    images = _open_cache(path, key) if path.exists() else None
-    built = False
-    if images is None:
-        with _locked(path.with_name(path.name + ".lock")):
-            images = _open_cache(path, key) if path.exists() else None  # built meanwhile?
-            if images is None:
-                logger.info("decoding %d images into the cache %s", len(files), path)
-                _build(path, key, files, mode, size, workers)
-                built = True
-                images = _open_cache(path, key)
-                if images is None:
-                    raise RuntimeError(f"the image cache {path} was built but cannot be read")
-        _remove_stale(folder, path.name.split("-")[0], path)
+    tag = _tag(_default_scope(files) if scope is None else scope, transform)
+    path = folder / f"{tag}-{key[:24]}{SUFFIX}"
+    images, built = open_cache(path, key), False
+    if images is not None:
+        touch(path)
+    else:
+        first, spec = _first(files, mode, size)
+        nbytes = len(files) * first.nbytes
+        why = None
+        if not cache_fits(nbytes, folder):
+            why = (
+                f"{nbytes / 2**30:.2f} GiB is more than the budget of {limit / 2**30:.2f} GiB "
+                f"(${LIMIT_ENV_VAR}) or than the free disk space"
+            )
+        else:
+            try:
+                images, built = _build_locked(path, key, files, mode, size, workers, first, spec)
+            except OSError as exc:  # read-only, full, or gone: the images are still wanted
+                why = f"{type(exc).__name__}: {exc}"
+        if why is not None:
+            logger.warning(
+                "the image cache in %s cannot hold %d images (%s); decoding them into memory "
+                "instead (set $%s to another folder, or $%s)", folder, len(files), why,
+                CACHE_ENV_VAR, LIMIT_ENV_VAR,
+            )  # fmt: skip
+            images = _decode_in_memory(files, mode, size, workers, first, spec)
+            path, built = None, True
+        else:
+            _remove_replaced(folder, tag, path)
+            evict(folder, limit, keep=path)
     seconds = time.perf_counter() - start
-    logger.info("%s %d images from %s in %.2f s", "built" if built else "mapped",
-                len(images), path, seconds)  # fmt: skip
+    logger.info("%s %d images (%s) in %.2f s", "built" if built else "mapped", len(images),
+                path or "in memory", seconds)  # fmt: skip
     return CachedImages(images=images, path=path, key=key, built=built, seconds=seconds)
+
+
+def _build_locked(path: Path, key: str, files: Sequence[Any], mode: str, size: Any,
+                  workers: int, first: np.ndarray,
+                  spec: dict[str, Any]) -> tuple[torch.Tensor, bool]:  # fmt: skip
+    """Build the cache under the scope's lock, unless another run built it meanwhile."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with locked(path.with_name(path.name.split("-")[0] + ".lock")):
+        images = open_cache(path, key)  # built while this run waited?
+        if images is not None:
+            return images, False
+        logger.info("decoding %d images into the cache %s", len(files), path)
+        return _build(path, key, files, mode, size, workers, first, spec), True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -202,4 +203,5 @@ def load_celeba(
         flatten=flatten,
         in_memory=in_memory,
         cache=cache,
+        cache_scope=json.dumps(["celeba", str(found.resolve()), limit]),
     )

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["decode_many", "decode_pixels"]
+__all__ = ["decode_many", "decode_pixels", "decoder_versions"]
 
 #: The Pillow format tried first for a suffix (a file that is not what its suffix says is
 #: then probed like any other).
@@ -46,6 +46,25 @@ def _torchvision_decoder() -> Callable[[list[torch.Tensor]], list[torch.Tensor]]
 
             _DECODER = _decoder
     return _DECODER or None
+
+
+def decoder_versions() -> dict[str, str | bool]:
+    """What decides the decoded pixels: Pillow's and torchvision's versions, and whether
+    torchvision's JPEG decoder is used (the image cache's key includes all three).
+
+    Example:
+        >>> info = decoder_versions()
+        >>> sorted(info), isinstance(info["jpeg_fast_path"], bool)
+        (['jpeg_fast_path', 'pillow', 'torchvision'], True)
+    """
+    import PIL
+    import torchvision
+
+    return {
+        "pillow": PIL.__version__,
+        "torchvision": torchvision.__version__,
+        "jpeg_fast_path": _torchvision_decoder() is not None,
+    }
 
 
 def _is_jpeg(path: str | os.PathLike[str]) -> bool:

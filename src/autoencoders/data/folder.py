@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -183,12 +184,19 @@ def load_image_folder(
     if limit is not None:
         order = {k: v[:limit] for k, v in order.items()}
     split_files = {k: [files[i] for i in v] for k, v in order.items()}
+    # what the cache holds: every file of the folder, or (with a limit) those the split keeps
+    listing = [] if limit is None else [limit, val_fraction, test_fraction, split_seed]
+    scope = json.dumps(["folder", str(folder.resolve()), *listing])
     split_labels = {k: [labels[i] for i in v] for k, v in order.items()}
 
     native = (0, 0)
     if channels is None or image_size is None:
         every = [f for v in split_files.values() for f in v]
-        headers = cached_headers(every, image_header) if cache else list(map(image_header, every))
+        headers = (
+            cached_headers(every, image_header, scope=scope)
+            if cache
+            else list(map(image_header, every))
+        )
         if channels is None:
             channels = 1 if all(m in GRAY_MODES for _, m in headers) else 3
         if image_size is None:
@@ -214,4 +222,5 @@ def load_image_folder(
         flatten=flatten,
         in_memory=in_memory,
         cache=cache,
+        cache_scope=scope,
     )

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from autoencoders.data._checks import ImageSize, check_image_size
-from autoencoders.data.cache import cached_images
+from autoencoders.data.cache import cache_fits, cached_images
 from autoencoders.data.decode import decode_pixels
 from autoencoders.data.pixels import parse_pixel_range, scale_uint8
 from autoencoders.data.splits import DataSplits
@@ -242,6 +242,7 @@ def _uint8_sets(
     pixel_range: tuple[float, float],
     flatten: bool,
     cache: bool,
+    cache_scope: str | None,
     empty_chw: tuple[int, int, int],
 ) -> dict[str, Dataset]:
     """Every split as a :class:`UInt8ImageDataset` over one uint8 tensor of all the files."""
@@ -249,7 +250,7 @@ def _uint8_sets(
     if not everything:
         images = torch.empty(0, *empty_chw, dtype=torch.uint8)
     elif cache:
-        images = cached_images(everything, mode=mode, size=image_size).images
+        images = cached_images(everything, mode=mode, size=image_size, scope=cache_scope).images
     else:
         images = stack_images(everything, mode, image_size)
     row = {f: i for i, f in enumerate(everything)}
@@ -280,6 +281,7 @@ def image_splits(
     flatten: bool = False,
     in_memory: bool | None = None,
     cache: bool = True,
+    cache_scope: str | None = None,
 ) -> DataSplits:
     """:class:`DataSplits` of image files, held as uint8 or read lazily.
 
@@ -297,10 +299,15 @@ def image_splits(
         flatten: flatten each image.
         in_memory: uint8 images (``True``, a :class:`UInt8ImageDataset` per split), files
             read per item (``False``, :class:`ImageFilesDataset`), or ``None``: uint8 images
-            with ``cache``, else decide by size (:data:`IN_MEMORY_LIMIT_BYTES`).
+            when they fit the image cache (its size budget and free disk,
+            :func:`~autoencoders.data.cache.cache_fits`) or memory
+            (:data:`IN_MEMORY_LIMIT_BYTES`), else files read per item.
         cache: keep the decoded images in the image cache
             (:func:`~autoencoders.data.cache.cached_images`): decoded once, in parallel, and
             memory-mapped on later runs.
+        cache_scope: what the files are (the folder and the listing options): a rebuild
+            replaces the older cache of the same scope (see ``scope`` of
+            :func:`~autoencoders.data.cache.cached_images`).
 
     Example:
         >>> none: dict = {"train": [], "val": [], "test": []}
@@ -312,14 +319,17 @@ def image_splits(
     """
     h, w = _output_hw(image_size, native_size)
     total = sum(len(v) for v in files.values())
+    nbytes = total * channels * h * w
+    if cache and in_memory is None and not cache_fits(nbytes):
+        cache = False  # too large for the cache folder: in memory if it fits there
     if in_memory is None:
-        in_memory = cache or total * channels * h * w <= IN_MEMORY_LIMIT_BYTES
+        in_memory = cache or nbytes <= IN_MEMORY_LIMIT_BYTES
     mode = "L" if channels == 1 else "RGB"
     sets: dict[str, Dataset]
     if in_memory:
         sets = _uint8_sets(
             files, labels, mode=mode, image_size=image_size, pixel_range=pixel_range,
-            flatten=flatten, cache=cache, empty_chw=(channels, h, w),
+            flatten=flatten, cache=cache, cache_scope=cache_scope, empty_chw=(channels, h, w),
         )  # fmt: skip
     else:
         sets = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch.utils.data import Dataset
@@ -28,8 +28,8 @@ class UInt8ImageDataset(Dataset):
 
     Args:
         images: uint8 ``(M, C, H, W)``.
-        labels: one integer label per item (``len(rows)`` of them, or ``M``), or None
-            (``-1`` for every item).
+        labels: one integer label per item of this dataset (``len(rows)`` of them when
+            ``rows`` is given, else ``M``), or None (``-1`` for every item).
         pixel_range: the range that 0..255 is mapped to.
         rows: the rows of ``images`` in this dataset, in order (None: all of them).
         flatten: items flattened to one dimension.
@@ -41,6 +41,8 @@ class UInt8ImageDataset(Dataset):
         (2, [[[1.0]]], -1, (1, 1, 1))
         >>> ds.scale(ds.uint8()).flatten().tolist()
         [1.0, -1.0]
+        >>> [(x.flatten().tolist(), y.tolist()) for x, y in ds.scaled_batches(1)]
+        [([1.0], [-1]), ([-1.0], [-1])]
     """
 
     def __init__(
@@ -104,3 +106,28 @@ class UInt8ImageDataset(Dataset):
     def load_all(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Every item as float32 ``(N, *input_shape)`` and the labels ``(N,)``."""
         return self.scale(self.uint8()), self.labels.clone()
+
+    @property
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x, y)`` as a ``TensorDataset``'s ``tensors``: float32 images and the labels.
+
+        Made on each access (:meth:`load_all`): a float32 copy of the whole dataset, four
+        times its uint8 size. For large sets prefer :meth:`uint8` or :meth:`scaled_batches`.
+        """
+        return self.load_all()
+
+    def scaled_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """``(x, y)`` batches in order, each scaled from uint8 only when it is yielded.
+
+        What the metrics and plots iterate (no DataLoader, no per-item calls): only one float
+        batch exists at a time.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        for lo in range(0, len(self), batch_size):
+            hi = min(lo + batch_size, len(self))
+            if self.rows is None:
+                batch = self.images[lo:hi]
+            else:
+                batch = self.images.index_select(0, self.rows[lo:hi])
+            yield self.scale(batch), self.labels[lo:hi]
