@@ -310,9 +310,13 @@ def test_the_size_budget_evicts_the_least_recently_used(
     os.utime(second.path, (1, 1))
     os.utime(first.path, (2, 2))
     assert not _cache(sets[0], tmp_path).built  # a use renews the first one: now the newest
+    mine = tmp_path / "c" / "model.safetensors"  # a user's file in the cache folder
+    mine.write_bytes(b"x" * size)
+    os.utime(mine, (0, 0))
     monkeypatch.setenv("AUTOENCODERS_CACHE_LIMIT", str(2 * size + size // 2))
     third = _cache(sets[2], tmp_path)
     assert third.path.exists() and first.path.exists() and not second.path.exists()
+    assert mine.exists(), "eviction deleted a file that is not the cache's"
     # a set larger than the whole budget is decoded into memory, and evicts nothing
     monkeypatch.setenv("AUTOENCODERS_CACHE_LIMIT", str(size))
     with caplog.at_level(logging.WARNING, logger="autoencoders.data.cache"):
@@ -329,12 +333,15 @@ def test_temporary_files_of_killed_builds_are_cleaned(tmp_path: Path) -> None:
     files = _write_images(tmp_path / "img", 3)
     cache = tmp_path / "c"
     cache.mkdir()
-    old, fresh = cache / ".x.safetensors.host.1.ab.tmp", cache / ".y.safetensors.host.2.cd.tmp"
-    old.write_bytes(b"left by a killed build")
-    fresh.write_bytes(b"a build in progress")
+    name = f"{'a' * 16}-{'b' * 24}.safetensors"
+    old, fresh = cache / f".{name}.host.1.ab.tmp", cache / f".{name}.host.2.cd.tmp"
+    theirs = cache / ".notes.tmp"  # not the cache's: never touched
+    for p in (old, fresh, theirs):
+        p.write_bytes(b"left by a killed build")
     os.utime(old, (0, 0))
+    os.utime(theirs, (0, 0))
     _cache(files, tmp_path)
-    assert not old.exists() and fresh.exists()
+    assert not old.exists() and fresh.exists() and theirs.exists()
 
 
 def _die_in_worker(files, lo, hi, spec):

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "CACHE_NAME",
     "SUFFIX",
     "TENSOR",
     "cache_limit",
@@ -48,6 +49,9 @@ TENSOR = "images"
 SUFFIX = ".safetensors"
 #: Temporary files older than this are left over from a killed build: removed by :func:`evict`.
 STALE_TEMP_SECONDS = 24 * 3600
+#: The names of the cache's own files (``<scope>-<key>``); nothing else is ever evicted.
+CACHE_NAME = re.compile(r"[0-9a-f]{16}-[0-9a-f]{24}\.(?:safetensors|json)")
+_TEMP_NAME = re.compile(r"\.[0-9a-f]{16}-[0-9a-f]{24}\.(?:safetensors|json)\..+\.tmp")
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -223,22 +227,24 @@ def locked(lock_path: Path) -> Iterator[bool]:
 def evict(folder: Path, limit: int, keep: Path, *, now: float | None = None) -> list[Path]:
     """Delete the least recently used cache files until the folder holds at most ``limit``.
 
-    Counts every ``*.safetensors`` and ``*.json`` file of ``folder``; never deletes ``keep``
-    (the cache in use) or a lock file. Temporary files of killed builds (older than a day)
-    are removed too. A run that has a deleted file mapped keeps reading it; a later run
-    rebuilds it. Returns the deleted files.
+    Counts the cache's own files (named ``<scope>-<key>.safetensors`` or ``.json``, see
+    :data:`CACHE_NAME`: any other file in the folder is neither counted nor touched); never
+    deletes ``keep`` (the cache in use) or a lock file. Temporary files of killed builds
+    (older than a day) are removed too. A run that has a deleted file mapped keeps reading
+    it; a later run rebuilds it. Returns the deleted files.
 
     Example:
         >>> import tempfile
+        >>> names = [f"{c * 16}-{c * 24}{SUFFIX}" for c in "abc"]
         >>> with tempfile.TemporaryDirectory() as d:
-        ...     for i, name in enumerate(["a", "b", "c"]):
-        ...         p = Path(d, name + SUFFIX)
+        ...     for i, name in enumerate([*names, "model.safetensors"]):
+        ...         p = Path(d, name)
         ...         _ = p.write_bytes(b"x" * 100)
-        ...         os.utime(p, (i, i))  # a is the oldest
-        ...     gone = evict(Path(d), 250, keep=Path(d, "a" + SUFFIX))
-        ...     left = sorted(p.name for p in Path(d).iterdir())
-        >>> [p.name for p in gone], left
-        (['b.safetensors'], ['a.safetensors', 'c.safetensors'])
+        ...         os.utime(p, (i, i))  # a... is the oldest cache
+        ...     gone = evict(Path(d), 250, keep=Path(d, names[0]))
+        ...     left = sorted(p.name[:3] for p in Path(d).iterdir())
+        >>> [p.name[:3] for p in gone], left
+        (['bbb'], ['aaa', 'ccc', 'mod'])
     """
     now = time.time() if now is None else now
     entries = []
@@ -253,10 +259,10 @@ def evict(folder: Path, limit: int, keep: Path, *, now: float | None = None) -> 
             st = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        if name.startswith(".") and name.endswith(".tmp"):
+        if _TEMP_NAME.fullmatch(name):
             if now - st.st_mtime > STALE_TEMP_SECONDS and remove_quietly(Path(entry.path)):
                 removed.append(Path(entry.path))
-        elif name.endswith((SUFFIX, ".json")) and entry.is_file(follow_symlinks=False):
+        elif CACHE_NAME.fullmatch(name) and entry.is_file(follow_symlinks=False):
             entries.append((st.st_mtime, st.st_size, Path(entry.path)))
     total = sum(size for _, size, _ in entries)
     for _, size, path in sorted(entries, key=lambda e: e[0]):

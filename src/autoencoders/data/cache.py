@@ -367,7 +367,8 @@ def _remove_replaced(folder: Path, tag: str, keep: Path) -> None:
 
 
 def _tag(scope: str, transform: str) -> str:
-    return hashlib.sha256(f"{scope}\0{transform}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    text = f"{scope}\0{transform}".encode("utf-8", "surrogateescape")
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def _default_scope(files: Sequence[Any]) -> str:
