@@ -25,8 +25,8 @@ batch 64 and 128, the contenders interleaved round by round, each for ``--steps`
   contenders run.
 * ``Trainer, cached uint8 set`` — ``autoencoders.Trainer`` on ``load_image_folder(...,
   pixel_range="[-1,1]").train``: the memory-mapped uint8 cache, each batch scaled on the fly.
-* the same with ``channels_last`` (the model converted with ``memory_format=
-  torch.channels_last``) and with ``amp="bf16"`` (CPU autocast; fast only on CPUs with bf16
+* the same with ``Trainer(..., channels_last=True)`` (the model's weights in that memory
+  format) and with ``amp="bf16"`` (CPU autocast; fast only on CPUs with bf16
   instructions, so it runs one step in the first round only; not with ``--quick``), each
   reported whether it helps or not.
 
@@ -203,10 +203,9 @@ def part_data(root: Path, files: list[Path], rounds: int, work: Path) -> None:
 
 
 # -- train --------------------------------------------------------------------------------------
-def _model(channels_last: bool = False) -> autoencoders.Autoencoder:
+def _model() -> autoencoders.Autoencoder:
     torch.manual_seed(0)
-    model = autoencoders.build("conv_vae")
-    return model.to(memory_format=torch.channels_last) if channels_last else model
+    return autoencoders.build("conv_vae")
 
 
 class HandLoop:
@@ -249,8 +248,7 @@ class TrainerOnCache:
     """The Trainer on the memory-mapped uint8 set, ``steps`` batches per round."""
 
     def __init__(self, train: autoencoders.data.UInt8ImageDataset, batch: int, **options):
-        channels_last = options.pop("channels_last", False)
-        self.model = _model(channels_last)
+        self.model = _model()
         self.trainer = Trainer(self.model, batch_size=batch, lr=LR, epochs=1, progress=False,
                                device="cpu", **options)  # fmt: skip
         self.train, self.batch, self.round = train, batch, 0

@@ -107,6 +107,11 @@ def _add_training_options(p: argparse.ArgumentParser, default_data: str) -> None
     )
     g.add_argument("--amp", choices=("bf16", "fp16"), help="mixed precision (default: off)")
     g.add_argument("--compile", action=_ON_OFF, help="torch.compile the model (default: off)")
+    g.add_argument(
+        "--channels-last",
+        action=_ON_OFF,
+        help="train in the channels_last memory format: faster for conv models (default: off)",
+    )
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, mps")
     g.add_argument("--seed", type=int, help="default: 0")
     o = p.add_argument_group("output")

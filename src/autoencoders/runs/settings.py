@@ -50,6 +50,8 @@ class RunSettings:
         lr: learning rate.
         amp: mixed precision, ``"bf16"`` or ``"fp16"`` (None: full precision).
         compile: ``torch.compile`` the model.
+        channels_last: train in the ``channels_last`` memory format (convolutional models;
+            see the Trainer's ``channels_last``).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         seed: seed of the initialisation, shuffling, noise and figures.
         progress: show progress bars.
@@ -95,6 +97,7 @@ class RunSettings:
     lr: float = 1e-3
     amp: str | None = None
     compile: bool = False
+    channels_last: bool = False
     device: str = "auto"
     seed: int = 0
     progress: bool = True
@@ -245,6 +248,7 @@ class RunSettings:
             "device": self.device,
             "amp": self.amp,
             "compile": self.compile,
+            "channels_last": self.channels_last,
             "seed": self.seed,
             "progress": self.progress,
             "optimizer": self.optimizer,
@@ -281,9 +285,9 @@ class RunSettings:
 
         Example:
             >>> sorted(RunSettings().record())  # doctest: +NORMALIZE_WHITESPACE
-            ['amp', 'batch_size', 'betas', 'checkpoint_every', 'compile', 'device', 'epochs',
-             'loss', 'loss_kwargs', 'lr', 'optimizer', 'optimizer_kwargs', 'resume',
-             'scheduler', 'scheduler_kwargs', 'seed', 'tensorboard', 'weight_decay']
+            ['amp', 'batch_size', 'betas', 'channels_last', 'checkpoint_every', 'compile',
+             'device', 'epochs', 'loss', 'loss_kwargs', 'lr', 'optimizer', 'optimizer_kwargs',
+             'resume', 'scheduler', 'scheduler_kwargs', 'seed', 'tensorboard', 'weight_decay']
         """
         out = {k: v for k, v in asdict(self).items() if k not in _NOT_TRAINING}
         out.update(self.extra)

@@ -226,6 +226,20 @@ def _model_config(model: nn.Module) -> Any:
         return None
 
 
+def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each per-parameter state tensor (Adam's moments) its parameter's memory layout.
+
+    Checkpoints hold contiguous tensors; a ``channels_last`` parameter's moments must be
+    ``channels_last`` again, or the fused optimizers (which walk the parameter and its
+    moments as flat memory) would pair the wrong elements.
+    """
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for k, v in optimizer.state.get(p, {}).items():
+                if isinstance(v, torch.Tensor) and v.shape == p.shape and v.stride() != p.stride():
+                    optimizer.state[p][k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
+
+
 #: Keys of an optimizer's param group that are state or a scheduler's, not settings.
 _NOT_SETTINGS = {"params", "initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}
 
@@ -450,6 +464,7 @@ class TrainingState:
         unwrap_model(self.model).load_state_dict(state["model"], strict=True)
         asked = [_settings(g) for g in self.optimizer.param_groups]  # this run's arguments
         self.optimizer.load_state_dict(state["optimizer"])
+        _match_layouts(self.optimizer)
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.changed_settings = _keep_asked_settings(self.optimizer, self.scheduler, asked)

@@ -109,6 +109,12 @@ class Trainer:
         scheduler_kwargs: keyword arguments of the named scheduler (they win over the run's
             ``epochs`` and ``steps_per_epoch``).
         eval_seed: seed of :meth:`evaluate`'s draws (default: ``seed``, or 0 without one).
+        channels_last: put the model's 4-d weights in ``torch.channels_last`` memory format
+            (in place, before the optimizer is built), so that its convolutions run in that
+            layout: faster for convolutional models on most CPUs and on GPUs (the face VAE
+            trains 1.2-1.5x faster on a 2-core AVX2 CPU, see the Performance page). The
+            results differ from the default layout only by floating-point rounding; a model
+            without 4-d weights is left as it is. Saving and loading are unchanged.
 
     Example:
         >>> import torch, autoencoders
@@ -165,6 +171,7 @@ class Trainer:
         optimizer_kwargs: dict[str, Any] | None = None,
         scheduler_kwargs: dict[str, Any] | None = None,
         eval_seed: int | None = None,
+        channels_last: bool = False,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -182,6 +189,11 @@ class Trainer:
         self.runtime = Runtime(device, amp, compile, compile_backend, grad_clip)
         self.grad_clip = self.runtime.grad_clip
         self.model = model.to(self.device)
+        if not isinstance(channels_last, bool):
+            raise TypeError(f"channels_last must be True or False, got {channels_last!r}")
+        self.channels_last = channels_last
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.loss_fn = self._build_loss(loss)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
