@@ -10,7 +10,7 @@ takes milliseconds, the pages are read when first used, and the operating system
 between processes (202,599 CelebA faces at 64x64 are 2.5 GB as uint8, 10 GB as float32).
 
 **The key** is the SHA-256 of the transform (mode, size, the cache format, the versions of
-Pillow and torchvision and whether torchvision's JPEG decoder is used) and, for every file,
+Pillow and torchvision, whose JPEG decoder is used where it has one) and, for every file,
 its absolute path, size and modification time (``st_mtime_ns``). Adding, removing, replacing
 or touching a file changes the key, so the next load rebuilds the cache. Pixels are never
 hashed (that would cost as much as decoding): a file rewritten in place with the same size and

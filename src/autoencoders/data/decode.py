@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import metadata
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -48,23 +49,22 @@ def _torchvision_decoder() -> Callable[[list[torch.Tensor]], list[torch.Tensor]]
     return _DECODER or None
 
 
-def decoder_versions() -> dict[str, str | bool]:
-    """What decides the decoded pixels: Pillow's and torchvision's versions, and whether
-    torchvision's JPEG decoder is used (the image cache's key includes all three).
+def decoder_versions() -> dict[str, str]:
+    """The versions that decide the decoded pixels: Pillow's and torchvision's (the image
+    cache's key includes both; whether torchvision has its JPEG decoder follows from its
+    version). Read from the installed packages' metadata: torchvision is not imported.
 
     Example:
-        >>> info = decoder_versions()
-        >>> sorted(info), isinstance(info["jpeg_fast_path"], bool)
-        (['jpeg_fast_path', 'pillow', 'torchvision'], True)
+        >>> sorted(decoder_versions())
+        ['pillow', 'torchvision']
     """
     import PIL
-    import torchvision
 
-    return {
-        "pillow": PIL.__version__,
-        "torchvision": torchvision.__version__,
-        "jpeg_fast_path": _torchvision_decoder() is not None,
-    }
+    try:
+        torchvision = metadata.version("torchvision")
+    except metadata.PackageNotFoundError:  # a build without package metadata
+        torchvision = "unknown"
+    return {"pillow": PIL.__version__, "torchvision": torchvision}
 
 
 def _is_jpeg(path: str | os.PathLike[str]) -> bool:
