@@ -26,9 +26,10 @@ batch 64 and 128, the contenders interleaved round by round, each for ``--steps`
 * ``Trainer, cached uint8 set`` — ``autoencoders.Trainer`` on ``load_image_folder(...,
   pixel_range="[-1,1]").train``: the memory-mapped uint8 cache, each batch scaled on the fly.
 * the same with ``Trainer(..., channels_last=True)`` (the model's weights in that memory
-  format) and with ``amp="bf16"`` (CPU autocast; fast only on CPUs with bf16
-  instructions, so it runs one step in the first round only; not with ``--quick``), each
-  reported whether it helps or not.
+  format), with ``amp="bf16"`` (CPU autocast) and with both (not with ``--quick``), each
+  reported whether it helps or not. bf16 is fast only on CPUs with bf16 instructions
+  (AVX512-BF16, AMX): where a warm-up step in bf16 is over 3x slower than in float32, the
+  bf16 rows run one step in the first round only, and say so.
 
 Usage::
 
@@ -64,7 +65,13 @@ from autoencoders.losses import default_loss
 from autoencoders.training import Trainer
 
 LR = 1e-3
-BF16 = "Trainer, cached uint8 set, amp='bf16' (1 step, round 1 only)"
+#: The bf16 rows; on a CPU without bf16 instructions (slower than float32 by more than
+#: BF16_SLOW in the warm-up) each runs one step in the first round only.
+BF16_ROWS = {
+    "Trainer, cached uint8 set, amp='bf16'": {"amp": "bf16"},
+    "Trainer, cached uint8 set, channels_last, amp='bf16'": {"amp": "bf16", "channels_last": True},
+}
+BF16_SLOW = 3.0
 
 
 # -- the generated folder -----------------------------------------------------------------------
@@ -265,6 +272,13 @@ class TrainerOnCache:
         return n
 
 
+def _seconds(run: Callable[[int], int]) -> float:
+    """How long one step of a contender takes."""
+    t0 = time.perf_counter()
+    run(1)
+    return time.perf_counter() - t0
+
+
 def part_train(
     root: Path, batches: list[int], steps: int, rounds: int, work: Path, bf16: bool
 ) -> None:
@@ -287,21 +301,28 @@ def part_train(
             ).run,
         }
         if bf16:
-            contenders[BF16] = TrainerOnCache(splits.train, batch, amp="bf16").run
+            for name, options in BF16_ROWS.items():
+                contenders[name] = TrainerOnCache(splits.train, batch, **options).run
         for run in contenders.values():
             run(1)  # warm-up: workers started, buffers allocated, kernels chosen
+        slow = bf16 and _seconds(contenders[next(iter(BF16_ROWS))]) > BF16_SLOW * _seconds(
+            contenders["Trainer, cached uint8 set"]
+        )
         results: dict[str, list[float]] = {k: [] for k in contenders}
         for r in range(rounds):
             for name, run in contenders.items():
-                if name == BF16 and r > 0:
+                short = slow and name in BF16_ROWS
+                if short and r > 0:
                     continue  # one short round: without bf16 instructions it is very slow
                 t0 = time.perf_counter()
-                n = run(1 if name == BF16 else steps)
+                n = run(1 if short else steps)
                 results[name].append(n / (time.perf_counter() - t0))
             print(f"batch {batch}: round {r + 1}/{rounds} done", file=sys.stderr)
         base = statistics.median(results[next(iter(contenders))])
         for name, vals in results.items():
             med = statistics.median(vals)
+            if slow and name in BF16_ROWS:
+                name += " (slow on this CPU: 1 step, round 1 only)"
             print(f"| {batch} | {name} | {med:,.1f} | {min(vals):,.1f} - {max(vals):,.1f} | "
                   f"{med / base:.2f}x |")  # fmt: skip
         ratios[batch] = statistics.median(results["Trainer, cached uint8 set"]) / base

