@@ -393,7 +393,8 @@ def cached_headers(
 
     Opening every file only to read its header costs about half of decoding it; a folder
     loaded again with unchanged files (the same key as the image cache: paths, sizes,
-    modification times) gets the headers from ``<cache folder>/<scope>-<key>.json``. A folder
+    modification times) gets the headers from ``<cache folder>/<scope>-<key>.json`` (stored
+    run-length encoded: a folder of one size and mode is one entry). A folder
     that cannot be written only means the headers are read again next time.
 
     Example:
@@ -416,16 +417,24 @@ def cached_headers(
     path = folder / f"{tag}-{key[:24]}.json"
     try:
         saved = json.loads(path.read_text())
-        if saved.get("key") == key and len(saved["headers"]) == len(files):
-            touch(path)
-            return [((int(w), int(h)), str(m)) for w, h, m in saved["headers"]]
+        if saved.get("key") == key:
+            headers = [((int(w), int(h)), str(m)) for w, h, m, n in saved["runs"] for _ in range(n)]
+            if len(headers) == len(files):
+                touch(path)
+                return headers
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no such file yet, or a damaged one: read the headers again
     headers = [read(f) for f in files]
+    runs: list[list[Any]] = []  # run-length encoded: most folders hold one size and mode
+    for (w, h), m in headers:
+        if runs and runs[-1][:3] == [w, h, m]:
+            runs[-1][3] += 1
+        else:
+            runs.append([w, h, m, 1])
     tmp = temp_path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"key": key, "headers": [[w, h, m] for (w, h), m in headers]}))
+        tmp.write_text(json.dumps({"key": key, "runs": runs}))
         os.replace(tmp, path)
     except OSError as exc:
         logger.info("could not save the image headers in %s (%s)", folder, exc)
