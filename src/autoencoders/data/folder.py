@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from autoencoders.data._checks import (
@@ -51,21 +52,28 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     return [base / name for name in sorted(names)]
 
 
+def _walk_images(folder: Path) -> Iterator[str]:
+    """Every image file under ``folder``, at any depth, as a path string (unsorted).
+
+    ``os.scandir`` tells files from folders without a stat per entry, several times faster
+    than ``Path.rglob`` on a CelebA-sized folder; like ``rglob``, it does not follow links
+    to folders.
+    """
+    with os.scandir(folder) as entries:
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                yield from _walk_images(Path(e.path))
+            elif os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS and e.is_file():
+                yield e.path
+
+
 def _labelled_files(folder: Path) -> tuple[list[Path], list[int], tuple[str, ...] | None]:
     """Files, labels and class names: flat (labels -1) or one sub-folder per class."""
     files = list_images(folder)
     if files:
         return files, [-1] * len(files), None
     subdirs = sorted(p for p in folder.iterdir() if p.is_dir())
-    per_class = [
-        (
-            d.name,
-            sorted(
-                (f for f in d.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS), key=path_order
-            ),
-        )
-        for d in subdirs
-    ]
+    per_class = [(d.name, sorted(map(Path, _walk_images(d)), key=path_order)) for d in subdirs]
     per_class = [(n, fs) for n, fs in per_class if fs]
     files = [f for _, fs in per_class for f in fs]
     labels = [i for i, (_, fs) in enumerate(per_class) for _ in fs]
