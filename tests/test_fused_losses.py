@@ -85,3 +85,42 @@ def test_the_summed_bce_matches_torchs_value_and_gradient() -> None:
     tg = t.clone().requires_grad_()
     (g_t,) = torch.autograd.grad(summed_bce_with_logits(z.detach(), tg), tg)
     assert torch.allclose(g_t, -z.detach())
+
+
+# torch.func over torch's own BCE goes through a scripted decomposition that warns
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+def test_the_summed_bce_works_under_torch_func_and_autocast() -> None:
+    import torch.nn.functional as F
+
+    from autoencoders.losses import summed_bce_with_logits
+
+    torch.manual_seed(1)
+    z, t = torch.randn(6, 5) * 4, torch.rand(6, 5)
+
+    def torchs(a, b):
+        return F.binary_cross_entropy_with_logits(a, b, reduction="sum")
+
+    for transform in (torch.func.grad, torch.func.jacrev):
+        assert torch.allclose(transform(summed_bce_with_logits)(z, t), transform(torchs)(z, t),
+                              atol=1e-6)  # fmt: skip
+    per_row = torch.func.vmap(summed_bce_with_logits)(z, t)
+    assert torch.allclose(per_row, torch.func.vmap(torchs)(z, t), rtol=1e-6)
+    dz = torch.randn_like(z)
+    _, tangent = torch.func.jvp(lambda a: summed_bce_with_logits(a, t), (z,), (dz,))
+    _, expected = torch.func.jvp(lambda a: torchs(a, t), (z,), (dz,))
+    assert torch.allclose(tangent, expected, rtol=1e-5)
+    # the target's gradient, as torch's gives it
+    assert torch.allclose(torch.func.grad(summed_bce_with_logits, argnums=1)(z, t), -z)
+    # double backward (a gradient penalty on the logits)
+    zz = z.clone().requires_grad_()
+    (g,) = torch.autograd.grad(summed_bce_with_logits(zz, t), zz, create_graph=True)
+    (gg,) = torch.autograd.grad(g.sum(), zz)
+    assert torch.allclose(gg, torch.sigmoid(z) * (1 - torch.sigmoid(z)), atol=1e-6)
+    # low-precision logits are computed in float32, as autocast does for torch's BCE
+    confident = (torch.randn(64, 32) * 9).bfloat16()
+    target = torch.rand(64, 32).round()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fast = summed_bce_with_logits(confident, target)
+        ref = torchs(confident, target)
+    assert fast.dtype == torch.float32
+    assert torch.allclose(fast, ref.float(), rtol=1e-5)

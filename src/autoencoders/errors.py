@@ -61,6 +61,7 @@ __all__ = [
     "DuplicateNameError",
     "FileContentError",
     "IgnoredCheckpointWarning",
+    "ImageCacheUnavailableError",
     "InputTypeError",
     "InvalidInputError",
     "ModelFileError",
@@ -257,6 +258,12 @@ class CheckpointError(FileContentError):
 class ResumeError(AutoencodersError, ValueError):
     """A resume that would not continue the same run (e.g. a mid-epoch checkpoint taken with
     another batch size), or a resume asked for where there is nothing to resume."""
+
+
+class ImageCacheUnavailableError(AutoencodersError, OSError):
+    """The image cache cannot hold a set (no room in its budget or on its disk, or a folder
+    that cannot be written), raised by ``cached_images(..., fallback="raise")`` so that the
+    caller picks another way to hold the images."""
 
 
 class IgnoredCheckpointWarning(UserWarning):

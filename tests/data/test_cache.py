@@ -417,3 +417,120 @@ def test_without_pwrite_the_rows_are_written_by_seek_and_write(
     without = cached_images(files, mode="RGB", size=None, cache_dir=tmp_path / "b", workers=1)
     assert without.built and torch.equal(without.images, with_pwrite.images)
     assert without.path.read_bytes() == with_pwrite.path.read_bytes()
+
+
+def test_two_threads_building_at_once_each_get_their_own_images(tmp_path: Path) -> None:
+    import threading
+
+    sets = [_write_images(tmp_path / name, 300, size=(6, 6), start=s)
+            for name, s in (("a", 0), ("b", 1000))]  # fmt: skip
+    results: dict[int, object] = {}
+
+    def build(i: int) -> None:
+        try:
+            results[i] = cached_images(sets[i], mode="RGB", size=None,
+                                       cache_dir=tmp_path / "c", workers=1, scope=str(i))  # fmt: skip
+        except Exception as exc:  # reported below
+            results[i] = exc
+
+    threads = [threading.Thread(target=build, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in (0, 1):
+        got = results[i]
+        assert not isinstance(got, Exception), got
+        assert torch.equal(got.images, stack_images(sets[i], "RGB", None))
+        again = cached_images(sets[i], mode="RGB", size=None, cache_dir=tmp_path / "c",
+                              scope=str(i))  # fmt: skip
+        assert not again.built and torch.equal(again.images, got.images)  # the file is right
+
+
+def test_an_existing_cache_is_used_even_when_no_new_one_would_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import autoencoders.data.images as images_mod
+
+    _write_images(tmp_path / "img", 10)
+    monkeypatch.setenv("AUTOENCODERS_CACHE", str(tmp_path / "c"))
+    first = load_image_folder(tmp_path / "img", val_fraction=0.2, test_fraction=0.2)
+    monkeypatch.setenv("AUTOENCODERS_CACHE_LIMIT", "100")  # the budget shrank since
+    monkeypatch.setattr(images_mod, "IN_MEMORY_LIMIT_BYTES", 100)
+    again = load_image_folder(tmp_path / "img", val_fraction=0.2, test_fraction=0.2)
+    assert isinstance(again.train, UInt8ImageDataset)
+    assert torch.equal(again.train.images, first.train.images)
+
+
+def test_the_header_cache_is_shared_by_every_split_of_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import autoencoders.data.folder as folder_mod
+    from autoencoders.data.images import image_header
+
+    _write_images(tmp_path / "img", 10)
+    monkeypatch.setenv("AUTOENCODERS_CACHE", str(tmp_path / "c"))
+    calls = []
+    monkeypatch.setattr(folder_mod, "image_header", lambda f: calls.append(f) or image_header(f))
+    for seed in (0, 1, 0, 1):
+        load_image_folder(tmp_path / "img", split_seed=seed, val_fraction=0.2)
+    assert len(calls) == 10, "the headers were read again for another split seed"
+    assert len(list((tmp_path / "c").glob("*.json"))) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"images": {"dtype": "U8", "shape": [1, 3, 2, 2], "data_offsets": [0, 12]}, '
+        '"__metadata__": ["k"]}',
+        '{"images": ["x"], "__metadata__": {"key": "k"}}',
+        "[1, 2]",
+    ],
+)
+def test_a_header_of_the_wrong_json_shapes_is_rebuilt(tmp_path: Path, text: str) -> None:
+    import struct
+
+    files = _write_images(tmp_path / "img", 3)
+    path = _cache(files, tmp_path).path
+    raw = text.encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * 12)
+    again = _cache(files, tmp_path)
+    assert again.built and torch.equal(again.images, stack_images(files, "RGB", None))
+
+
+def test_a_damaged_header_cache_is_read_again(tmp_path: Path) -> None:
+    import json
+
+    from autoencoders.data.cache import cached_headers
+    from autoencoders.data.images import image_header
+
+    files = _write_images(tmp_path / "img", 4)
+    cached_headers(files, image_header, cache_dir=tmp_path)
+    (saved,) = tmp_path.glob("*.json")
+    data = json.loads(saved.read_text())
+    for damaged in ([1, 2], {**data, "runs": [[10, 8, "RGB", 10**12]]}, {**data, "runs": 5}):
+        saved.write_text(json.dumps(damaged))
+        assert cached_headers(files, image_header, cache_dir=tmp_path) == [((10, 8), "RGB")] * 4
+
+
+def test_errors_that_are_not_about_the_folder_are_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import autoencoders.data.cache as cache_mod
+    from autoencoders.errors import ImageCacheUnavailableError
+
+    files = _write_images(tmp_path / "img", 4)
+
+    def io_error(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(cache_mod, "write_rows", io_error)
+    with pytest.raises(OSError, match="Input/output error"):
+        _cache(files, tmp_path, workers=1)
+    monkeypatch.setenv("AUTOENCODERS_CACHE_LIMIT", "1")
+    with pytest.raises(ImageCacheUnavailableError, match=r"cannot hold 4 images.*budget"):
+        _cache(files, tmp_path, fallback="raise")
+    with pytest.raises(ValueError, match="fallback must be 'memory' or 'raise'"):
+        _cache(files, tmp_path, fallback="disk")

@@ -94,3 +94,12 @@ def test_the_command_line_option_reaches_the_trainer_and_run_json(
     assert cli.main(argv) == 0
     training = json.loads(Path("r/run.json").read_text())["training"]
     assert training["channels_last"] is True
+
+
+def test_a_model_with_3d_convolutions_keeps_them_as_they_are() -> None:
+    model = _tiny_conv_vae()
+    model.extra = torch.nn.Conv3d(1, 2, 3)  # a 5-d weight: channels_last would refuse it
+    trainer = Trainer(model, channels_last=True, progress=False, device="cpu")
+    assert trainer.model.extra.weight.is_contiguous()
+    convs = [p for n, p in trainer.model.named_parameters() if p.ndim == 4]
+    assert convs and all(p.is_contiguous(memory_format=CL) for p in convs)

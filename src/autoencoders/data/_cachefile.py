@@ -140,6 +140,8 @@ def open_cache(path: Path, key: str) -> torch.Tensor | None:
     try:
         head, start = read_header(path)
         meta, entry = head.get("__metadata__") or {}, head.get(TENSOR) or {}
+        if not isinstance(meta, dict) or not isinstance(entry, dict):
+            raise ValueError("its header entries are not JSON objects")
         shape = tuple(int(s) for s in entry["shape"])
         nbytes = int(np.prod(shape))
         ok = (

@@ -58,6 +58,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -66,6 +67,7 @@ import multiprocessing
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -92,6 +94,7 @@ from autoencoders.data._cachefile import (
 )
 from autoencoders.data.decode import decode_many, decode_pixels, decoder_versions
 from autoencoders.data.locate import cache_dir as user_cache_dir
+from autoencoders.errors import ImageCacheUnavailableError
 
 __all__ = [
     "CACHE_ENV_VAR",
@@ -122,6 +125,13 @@ FREE_SPACE_MARGIN_BYTES = 1 << 30
 CACHE_FORMAT = 2
 #: Below this many files the images are decoded in this process (starting workers costs more).
 _PARALLEL_MIN = 512
+#: The errors of a cache folder that cannot take the file: the images are decoded into memory.
+_STORAGE_NAMES = ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOENT", "ENOTDIR",
+                  "EEXIST", "EISDIR", "EFBIG")  # fmt: skip
+_STORAGE_ERRNOS = frozenset(getattr(errno, n) for n in _STORAGE_NAMES if hasattr(errno, n))
+#: One build's decoding at a time per process: the forked workers read the job from
+#: :data:`_JOB`, which two threads building at once would otherwise share.
+_FILL_LOCK = threading.Lock()
 
 
 def image_cache_dir() -> Path:
@@ -288,6 +298,15 @@ def _fill(target: dict[str, Any], n: int, files: Sequence[Any], spec: dict[str, 
     """
     step = 256 if workers == 1 else max(64, min(1024, n // (workers * 8) + 1))
     chunks = [(s, min(s + step, n)) for s in range(1, n, step)]
+    with _FILL_LOCK:
+        done = _run_chunks(chunks, n, files, spec, target, workers)
+    if done != n - 1:
+        raise RuntimeError(f"the image cache workers decoded {done} of {n - 1} images")
+
+
+def _run_chunks(chunks: list[tuple[int, int]], n: int, files: Sequence[Any],
+                spec: dict[str, Any], target: dict[str, Any], workers: int) -> int:  # fmt: skip
+    """Decode every chunk (here or in forked workers); the number of images decoded."""
     _JOB.update(spec, **target, files=files)
     try:
         if workers == 1 or n < _PARALLEL_MIN or not sys.platform.startswith("linux"):
@@ -308,8 +327,7 @@ def _fill(target: dict[str, Any], n: int, files: Sequence[Any], spec: dict[str, 
                 pool.shutdown(wait=True, cancel_futures=True)
     finally:
         _JOB.clear()
-    if done != n - 1:
-        raise RuntimeError(f"the image cache workers decoded {done} of {n - 1} images")
+    return done
 
 
 def _first(files: Sequence[Any], mode: str, size: Any) -> tuple[np.ndarray, dict[str, Any]]:
@@ -417,12 +435,11 @@ def cached_headers(
     path = folder / f"{tag}-{key[:24]}.json"
     try:
         saved = json.loads(path.read_text())
-        if saved.get("key") == key:
-            headers = [((int(w), int(h)), str(m)) for w, h, m, n in saved["runs"] for _ in range(n)]
-            if len(headers) == len(files):
-                touch(path)
-                return headers
-    except (OSError, ValueError, KeyError, TypeError):
+        got = saved["runs"] if isinstance(saved, dict) and saved.get("key") == key else []
+        if got and sum(int(n) for *_, n in got) == len(files):
+            touch(path)
+            return [((int(w), int(h)), str(m)) for w, h, m, n in got for _ in range(int(n))]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass  # no such file yet, or a damaged one: read the headers again
     headers = [read(f) for f in files]
     runs: list[list[Any]] = []  # run-length encoded: most folders hold one size and mode
@@ -464,6 +481,7 @@ def cached_images(
     cache_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     scope: str | None = None,
+    fallback: str = "memory",
 ) -> CachedImages:
     """``files`` decoded, converted to ``mode`` and resized, as memory-mapped uint8 images.
 
@@ -482,15 +500,22 @@ def cached_images(
             deletes the older caches of the same scope (and transform). Default: the folder
             the files share, their number and the first file, so a cache of a different
             listing is kept (until the size budget evicts it).
+        fallback: when the cache cannot hold the images (over the budget or the free disk
+            space, a folder that cannot be written): ``"memory"`` decodes them into memory
+            with a warning, ``"raise"`` raises :class:`~autoencoders.errors.ImageCacheUnavailableError`
+            and decodes nothing (the loaders then read large sets per item).
 
     Raises:
         ValueError: no files, a bad ``mode`` or ``workers``, a file that is not an image,
             images of different sizes without ``size``, or a bad ``$AUTOENCODERS_CACHE_LIMIT``.
         FileNotFoundError: naming a file that does not exist.
         RuntimeError: a decoding worker process died.
+        ImageCacheUnavailableError: with ``fallback="raise"``, see above.
     """
     start = time.perf_counter()
     workers = _check_args(files, mode, workers)
+    if fallback not in ("memory", "raise"):
+        raise ValueError(f"fallback must be 'memory' or 'raise', got {fallback!r}")
     files = list(files)
     key = image_cache_key(files, mode, size)
     folder = _folder(cache_dir)
@@ -513,8 +538,13 @@ def cached_images(
         else:
             try:
                 images, built = _build_locked(path, key, files, mode, size, workers, first, spec)
-            except OSError as exc:  # read-only, full, or gone: the images are still wanted
-                why = f"{type(exc).__name__}: {exc}"
+            except OSError as exc:
+                if exc.errno not in _STORAGE_ERRNOS:
+                    raise  # not about the folder (a failed fork, an I/O error): say so
+                why = f"{type(exc).__name__}: {exc}"  # read-only, full, gone, not a folder
+        if why is not None and fallback == "raise":
+            raise ImageCacheUnavailableError(f"the image cache in {folder} cannot hold "
+                                             f"{len(files)} images: {why}")  # fmt: skip
         if why is not None:
             logger.warning(
                 "the image cache in %s cannot hold %d images (%s); decoding them into memory "

@@ -199,7 +199,8 @@ def load_image_folder(
 
     native = (0, 0)
     if channels is None or image_size is None:
-        every = [f for v in split_files.values() for f in v]
+        # in path order, so that another split of the same files finds the same header cache
+        every = sorted({f for v in split_files.values() for f in v}, key=path_order)
         headers = (
             cached_headers(every, image_header, scope=scope)
             if cache

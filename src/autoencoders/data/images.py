@@ -20,11 +20,12 @@ import torch
 from torch.utils.data import Dataset
 
 from autoencoders.data._checks import ImageSize, check_image_size
-from autoencoders.data.cache import cache_fits, cached_images
+from autoencoders.data.cache import cached_images
 from autoencoders.data.decode import decode_pixels
 from autoencoders.data.pixels import parse_pixel_range, scale_uint8
 from autoencoders.data.splits import DataSplits
 from autoencoders.data.uint8 import UInt8ImageDataset
+from autoencoders.errors import ImageCacheUnavailableError
 
 __all__ = [
     "GRAY_MODES",
@@ -233,26 +234,44 @@ def _output_hw(size: int | tuple[int, int] | None, native: tuple[int, int]) -> t
     return size[0], size[1]
 
 
-def _uint8_sets(
-    files: dict[str, list[Path]],
-    labels: dict[str, list[int]],
+def _uint8_images(
+    everything: list[Path],
     *,
     mode: str,
     image_size: int | tuple[int, int] | None,
-    pixel_range: tuple[float, float],
-    flatten: bool,
     cache: bool,
     cache_scope: str | None,
+    per_item_if_no_room: bool,
     empty_chw: tuple[int, int, int],
+) -> torch.Tensor | None:
+    """uint8 ``(N, C, H, W)`` of ``everything`` (cached, or decoded into memory); None when
+    ``per_item_if_no_room`` and the cache cannot hold them (a new cache only: an existing
+    one is mapped whatever the room)."""
+    if not everything:
+        return torch.empty(0, *empty_chw, dtype=torch.uint8)
+    if not cache:
+        return stack_images(everything, mode, image_size)
+    fallback = "raise" if per_item_if_no_room else "memory"
+    try:
+        found = cached_images(
+            everything, mode=mode, size=image_size, scope=cache_scope, fallback=fallback
+        )
+    except ImageCacheUnavailableError as exc:
+        logger.warning("%s; too large for memory too, so they are read from disk per item", exc)
+        return None
+    return found.images
+
+
+def _uint8_sets(
+    images: torch.Tensor,
+    everything: list[Path],
+    files: dict[str, list[Path]],
+    labels: dict[str, list[int]],
+    *,
+    pixel_range: tuple[float, float],
+    flatten: bool,
 ) -> dict[str, Dataset]:
     """Every split as a :class:`UInt8ImageDataset` over one uint8 tensor of all the files."""
-    everything = sorted({f for v in files.values() for f in v}, key=path_order)
-    if not everything:
-        images = torch.empty(0, *empty_chw, dtype=torch.uint8)
-    elif cache:
-        images = cached_images(everything, mode=mode, size=image_size, scope=cache_scope).images
-    else:
-        images = stack_images(everything, mode, image_size)
     row = {f: i for i, f in enumerate(everything)}
     return {
         key: UInt8ImageDataset(
@@ -299,8 +318,8 @@ def image_splits(
         flatten: flatten each image.
         in_memory: uint8 images (``True``, a :class:`UInt8ImageDataset` per split), files
             read per item (``False``, :class:`ImageFilesDataset`), or ``None``: uint8 images
-            when they fit the image cache (its size budget and free disk,
-            :func:`~autoencoders.data.cache.cache_fits`) or memory
+            when they are in the image cache or fit it (its size budget and free disk,
+            :func:`~autoencoders.data.cache.cache_fits`) or fit memory
             (:data:`IN_MEMORY_LIMIT_BYTES`), else files read per item.
         cache: keep the decoded images in the image cache
             (:func:`~autoencoders.data.cache.cached_images`): decoded once, in parallel, and
@@ -319,18 +338,21 @@ def image_splits(
     """
     h, w = _output_hw(image_size, native_size)
     total = sum(len(v) for v in files.values())
-    nbytes = total * channels * h * w
-    if cache and in_memory is None and not cache_fits(nbytes):
-        cache = False  # too large for the cache folder: in memory if it fits there
-    if in_memory is None:
-        in_memory = cache or nbytes <= IN_MEMORY_LIMIT_BYTES
+    fits_memory = total * channels * h * w <= IN_MEMORY_LIMIT_BYTES
     mode = "L" if channels == 1 else "RGB"
-    sets: dict[str, Dataset]
-    if in_memory:
-        sets = _uint8_sets(
-            files, labels, mode=mode, image_size=image_size, pixel_range=pixel_range,
-            flatten=flatten, cache=cache, cache_scope=cache_scope, empty_chw=(channels, h, w),
+    images = None
+    everything = sorted({f for v in files.values() for f in v}, key=path_order)
+    if in_memory or (in_memory is None and (cache or fits_memory)):
+        images = _uint8_images(
+            everything, mode=mode, image_size=image_size, cache=cache, cache_scope=cache_scope,
+            per_item_if_no_room=in_memory is None and not fits_memory, empty_chw=(channels, h, w),
         )  # fmt: skip
+    in_memory = images is not None
+    sets: dict[str, Dataset]
+    if images is not None:
+        sets = _uint8_sets(
+            images, everything, files, labels, pixel_range=pixel_range, flatten=flatten
+        )
     else:
         sets = {
             key: ImageFilesDataset(
