@@ -124,3 +124,10 @@ def test_the_summed_bce_works_under_torch_func_and_autocast() -> None:
         ref = torchs(confident, target)
     assert fast.dtype == torch.float32
     assert torch.allclose(fast, ref.float(), rtol=1e-5)
+
+
+def test_the_summed_bce_refuses_shapes_torchs_refuses() -> None:
+    from autoencoders.losses import summed_bce_with_logits
+
+    with pytest.raises(ValueError, match=r"target size \(4,\) must be the same.*\(4, 1\)"):
+        summed_bce_with_logits(torch.zeros(4, 1), torch.zeros(4))

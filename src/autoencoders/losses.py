@@ -208,6 +208,11 @@ def summed_bce_with_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.
         >>> bool(torch.isclose(fast, ref, rtol=1e-6))
         True
     """
+    if logits.shape != target.shape:  # as torch's: no silent broadcasting
+        raise ValueError(
+            f"target size {tuple(target.shape)} must be the same as the logits' size "
+            f"{tuple(logits.shape)}"
+        )
     if logits.element_size() < 4:
         logits = logits.float()
     if target.element_size() < 4 or target.dtype != logits.dtype:

@@ -508,7 +508,9 @@ def test_a_damaged_header_cache_is_read_again(tmp_path: Path) -> None:
     cached_headers(files, image_header, cache_dir=tmp_path)
     (saved,) = tmp_path.glob("*.json")
     data = json.loads(saved.read_text())
-    for damaged in ([1, 2], {**data, "runs": [[10, 8, "RGB", 10**12]]}, {**data, "runs": 5}):
+    balanced = {**data, "runs": [[5, 4, "L", 6], [10, 8, "RGB", -2]]}  # sums to 4
+    for damaged in ([1, 2], {**data, "runs": [[10, 8, "RGB", 10**12]]}, {**data, "runs": 5},
+                    balanced):  # fmt: skip
         saved.write_text(json.dumps(damaged))
         assert cached_headers(files, image_header, cache_dir=tmp_path) == [((10, 8), "RGB")] * 4
 
@@ -534,3 +536,18 @@ def test_errors_that_are_not_about_the_folder_are_raised(
         _cache(files, tmp_path, fallback="raise")
     with pytest.raises(ValueError, match="fallback must be 'memory' or 'raise'"):
         _cache(files, tmp_path, fallback="disk")
+
+
+def test_the_load_says_where_the_images_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _write_images(tmp_path / "img", 6)
+    monkeypatch.setenv("AUTOENCODERS_CACHE", str(tmp_path / "c"))
+    with caplog.at_level(logging.INFO, logger="autoencoders.data.images"):
+        load_image_folder(tmp_path / "img", val_fraction=0, test_fraction=0)
+    assert "cached, memory-mapped uint8" in caplog.text
+    caplog.clear()
+    monkeypatch.setenv("AUTOENCODERS_CACHE_LIMIT", "1")
+    with caplog.at_level(logging.INFO, logger="autoencoders.data.images"):
+        load_image_folder(tmp_path / "img", val_fraction=0, test_fraction=0, image_size=4)
+    assert "uint8 in memory (the image cache could not hold them)" in caplog.text

@@ -103,3 +103,16 @@ def test_a_model_with_3d_convolutions_keeps_them_as_they_are() -> None:
     assert trainer.model.extra.weight.is_contiguous()
     convs = [p for n, p in trainer.model.named_parameters() if p.ndim == 4]
     assert convs and all(p.is_contiguous(memory_format=CL) for p in convs)
+
+
+def test_a_left_over_gradient_takes_the_weights_layout() -> None:
+    model = _tiny_conv_vae()
+    x = _data()[:4]
+    model.train()
+    from autoencoders.losses import default_loss
+
+    default_loss(model)(model(x), x).total.backward()  # a gradient from before the Trainer
+    trainer = Trainer(model, channels_last=True, progress=False, device="cpu")
+    for p in trainer.model.parameters():
+        if p.ndim == 4:
+            assert p.grad.is_contiguous(memory_format=CL), "the fused step would mispair it"

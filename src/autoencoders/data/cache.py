@@ -127,11 +127,22 @@ CACHE_FORMAT = 2
 _PARALLEL_MIN = 512
 #: The errors of a cache folder that cannot take the file: the images are decoded into memory.
 _STORAGE_NAMES = ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOENT", "ENOTDIR",
-                  "EEXIST", "EISDIR", "EFBIG")  # fmt: skip
+                  "EEXIST", "EISDIR", "EFBIG", "ENAMETOOLONG", "ENODEV", "ESTALE",
+                  "EOPNOTSUPP")  # fmt: skip
 _STORAGE_ERRNOS = frozenset(getattr(errno, n) for n in _STORAGE_NAMES if hasattr(errno, n))
 #: One build's decoding at a time per process: the forked workers read the job from
 #: :data:`_JOB`, which two threads building at once would otherwise share.
 _FILL_LOCK = threading.Lock()
+
+
+def _new_fill_lock() -> None:
+    """A forked child starts with a free lock (another thread may have held it at the fork)."""
+    global _FILL_LOCK
+    _FILL_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_fill_lock)
 
 
 def image_cache_dir() -> Path:
@@ -436,7 +447,8 @@ def cached_headers(
     try:
         saved = json.loads(path.read_text())
         got = saved["runs"] if isinstance(saved, dict) and saved.get("key") == key else []
-        if got and sum(int(n) for *_, n in got) == len(files):
+        counts = [int(n) for *_, n in got]
+        if got and min(counts) > 0 and sum(counts) == len(files):
             touch(path)
             return [((int(w), int(h)), str(m)) for w, h, m, n in got for _ in range(int(n))]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -243,14 +243,14 @@ def _uint8_images(
     cache_scope: str | None,
     per_item_if_no_room: bool,
     empty_chw: tuple[int, int, int],
-) -> torch.Tensor | None:
-    """uint8 ``(N, C, H, W)`` of ``everything`` (cached, or decoded into memory); None when
-    ``per_item_if_no_room`` and the cache cannot hold them (a new cache only: an existing
-    one is mapped whatever the room)."""
+) -> tuple[torch.Tensor | None, str]:
+    """uint8 ``(N, C, H, W)`` of ``everything`` (cached, or decoded into memory) and how they
+    are held; None when ``per_item_if_no_room`` and the cache cannot hold them (a new cache
+    only: an existing one is mapped whatever the room)."""
     if not everything:
-        return torch.empty(0, *empty_chw, dtype=torch.uint8)
+        return torch.empty(0, *empty_chw, dtype=torch.uint8), "no images"
     if not cache:
-        return stack_images(everything, mode, image_size)
+        return stack_images(everything, mode, image_size), "uint8 in memory"
     fallback = "raise" if per_item_if_no_room else "memory"
     try:
         found = cached_images(
@@ -258,8 +258,10 @@ def _uint8_images(
         )
     except ImageCacheUnavailableError as exc:
         logger.warning("%s; too large for memory too, so they are read from disk per item", exc)
-        return None
-    return found.images
+        return None, "read from disk per item"
+    if found.path is None:
+        return found.images, "uint8 in memory (the image cache could not hold them)"
+    return found.images, "cached, memory-mapped uint8"
 
 
 def _uint8_sets(
@@ -340,14 +342,13 @@ def image_splits(
     total = sum(len(v) for v in files.values())
     fits_memory = total * channels * h * w <= IN_MEMORY_LIMIT_BYTES
     mode = "L" if channels == 1 else "RGB"
-    images = None
+    images, how = None, "read from disk per item"
     everything = sorted({f for v in files.values() for f in v}, key=path_order)
     if in_memory or (in_memory is None and (cache or fits_memory)):
-        images = _uint8_images(
+        images, how = _uint8_images(
             everything, mode=mode, image_size=image_size, cache=cache, cache_scope=cache_scope,
             per_item_if_no_room=in_memory is None and not fits_memory, empty_chw=(channels, h, w),
         )  # fmt: skip
-    in_memory = images is not None
     sets: dict[str, Dataset]
     if images is not None:
         sets = _uint8_sets(
@@ -366,15 +367,7 @@ def image_splits(
             for key in DataSplits.SPLITS
         }
     shape: tuple[int, ...] = (channels * h * w,) if flatten else (channels, h, w)
-    logger.info(
-        "%s: %s images of shape %s (%s)",
-        name,
-        total,
-        shape,
-        ("cached, memory-mapped uint8" if cache else "uint8 in memory")
-        if in_memory
-        else "read from disk per item",
-    )
+    logger.info("%s: %s images of shape %s (%s)", name, total, shape, how)
     return DataSplits(
         train=sets["train"],
         val=sets["val"],

@@ -197,6 +197,8 @@ class Trainer:
             for t in (*self.model.parameters(), *self.model.buffers()):
                 if t.dim() == 4:
                     t.data = t.data.contiguous(memory_format=torch.channels_last)
+                    if t.grad is not None:  # a left-over gradient: the fused step needs one layout
+                        t.grad = t.grad.contiguous(memory_format=torch.channels_last)
         self.loss_fn = self._build_loss(loss)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
