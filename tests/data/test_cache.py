@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+import autoencoders.data._parallel as parallel_mod
 from autoencoders.data import UInt8ImageDataset, cached_images, load_image_folder
 from autoencoders.data.cache import image_cache_key
 from autoencoders.data.images import stack_images
@@ -264,15 +265,13 @@ def test_a_full_disk_during_the_build_keeps_what_was_cached(
 ) -> None:
     import errno
 
-    import autoencoders.data.cache as cache_mod
-
     files = _write_images(tmp_path / "img", 6)
     kept = _cache(files[:3], tmp_path, scope="img")  # a cache of the same scope, already there
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(cache_mod, "write_rows", full)
+    monkeypatch.setattr(parallel_mod, "write_rows", full)
     with caplog.at_level(logging.WARNING, logger="autoencoders.data.cache"):
         result = _cache(files, tmp_path, scope="img", workers=1)
     assert result.path is None and "No space left" in caplog.text
@@ -351,11 +350,10 @@ def _die_in_worker(files, lo, hi, spec):
 def test_a_killed_worker_fails_the_build_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import autoencoders.data.cache as cache_mod
 
     files = _write_images(tmp_path / "img", 40, size=(4, 4))
-    monkeypatch.setattr(cache_mod, "_PARALLEL_MIN", 1)
-    monkeypatch.setattr(cache_mod, "_decode_rows", _die_in_worker)
+    monkeypatch.setattr(parallel_mod, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(parallel_mod, "decode_rows", _die_in_worker)
     with pytest.raises(RuntimeError, match=r"worker process died.*workers=1"):
         _cache(files, tmp_path, workers=2)
     assert _cache_files(tmp_path / "c") == [] and list((tmp_path / "c").glob(".*.tmp")) == []
@@ -520,7 +518,6 @@ def test_errors_that_are_not_about_the_folder_are_raised(
 ) -> None:
     import errno
 
-    import autoencoders.data.cache as cache_mod
     from autoencoders.errors import ImageCacheUnavailableError
 
     files = _write_images(tmp_path / "img", 4)
@@ -528,7 +525,7 @@ def test_errors_that_are_not_about_the_folder_are_raised(
     def io_error(*args, **kwargs):
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(cache_mod, "write_rows", io_error)
+    monkeypatch.setattr(parallel_mod, "write_rows", io_error)
     with pytest.raises(OSError, match="Input/output error"):
         _cache(files, tmp_path, workers=1)
     monkeypatch.setenv("AUTOENCODERS_CACHE_LIMIT", "1")

@@ -62,16 +62,10 @@ import errno
 import hashlib
 import json
 import logging
-import mmap
-import multiprocessing
 import os
 import shutil
-import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,9 +84,14 @@ from autoencoders.data._cachefile import (
     remove_quietly,
     temp_path,
     touch,
-    write_rows,
 )
-from autoencoders.data.decode import decode_many, decode_pixels, decoder_versions
+from autoencoders.data._parallel import (
+    decode_into_memory,
+    default_workers,
+    fill_rows,
+    first_image,
+)
+from autoencoders.data.decode import decoder_versions
 from autoencoders.data.locate import cache_dir as user_cache_dir
 from autoencoders.errors import ImageCacheUnavailableError
 
@@ -123,26 +122,11 @@ DEFAULT_LIMIT_BYTES = 50 << 30
 FREE_SPACE_MARGIN_BYTES = 1 << 30
 #: Version of the cache file layout and of the decoding; part of every key.
 CACHE_FORMAT = 2
-#: Below this many files the images are decoded in this process (starting workers costs more).
-_PARALLEL_MIN = 512
 #: The errors of a cache folder that cannot take the file: the images are decoded into memory.
 _STORAGE_NAMES = ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOENT", "ENOTDIR",
                   "EEXIST", "EISDIR", "EFBIG", "ENAMETOOLONG", "ENODEV", "ESTALE",
                   "EOPNOTSUPP")  # fmt: skip
 _STORAGE_ERRNOS = frozenset(getattr(errno, n) for n in _STORAGE_NAMES if hasattr(errno, n))
-#: One build's decoding at a time per process: the forked workers read the job from
-#: :data:`_JOB`, which two threads building at once would otherwise share.
-_FILL_LOCK = threading.Lock()
-
-
-def _new_fill_lock() -> None:
-    """A forked child starts with a free lock (another thread may have held it at the fork)."""
-    global _FILL_LOCK
-    _FILL_LOCK = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_fill_lock)
 
 
 def image_cache_dir() -> Path:
@@ -260,106 +244,6 @@ class CachedImages:
     seconds: float
 
 
-# -- decoding -----------------------------------------------------------------------------------
-#: What the forked workers decode and where they write it (set just before they start).
-_JOB: dict[str, Any] = {}
-
-
-def _decode_rows(files: Sequence[Any], lo: int, hi: int, spec: dict[str, Any]) -> np.ndarray:
-    """``files[lo:hi]`` decoded as uint8 ``(hi - lo, C, H, W)``, all of the first one's size."""
-    mode, size, first, (c, h, w) = spec["mode"], spec["size"], spec["first"], spec["chw"]
-    out = np.empty((hi - lo, c, h, w), dtype=np.uint8)
-    for i, pixels in enumerate(decode_many(files[lo:hi], mode, size), start=lo):
-        if pixels.shape != (h, w, c):
-            raise ValueError(
-                f"images differ in size: {str(files[i])!r} is {pixels.shape[1]}x"
-                f"{pixels.shape[0]} but {first!r} is {w}x{h}; pass image_size=... to resize "
-                "them all"
-            )
-        out[i - lo] = pixels.transpose(2, 0, 1)
-    return out
-
-
-def _worker(bounds: tuple[int, int]) -> int:
-    """Decode ``files[lo:hi]`` and write them into the cache file or the shared buffer."""
-    job, (lo, hi) = _JOB, bounds
-    rows = _decode_rows(job["files"], lo, hi, job)
-    offset = job["start"] + lo * rows[0].nbytes
-    if "buffer" in job:  # memory shared with the parent (MAP_SHARED survives the fork)
-        job["buffer"][offset : offset + rows.nbytes] = memoryview(rows).cast("B")
-        return hi - lo
-    fd = os.open(job["tmp"], os.O_WRONLY | getattr(os, "O_BINARY", 0))
-    try:
-        write_rows(fd, rows, offset)
-    finally:
-        os.close(fd)
-    return hi - lo
-
-
-def _default_workers() -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, cores or 1)
-
-
-def _fill(target: dict[str, Any], n: int, files: Sequence[Any], spec: dict[str, Any],
-          workers: int) -> None:  # fmt: skip
-    """Decode ``files[1:]`` into rows ``1..n-1`` of ``target``, in forked workers or here.
-
-    ``target`` is ``{"tmp": file, "start": data offset}`` or ``{"buffer": mmap, "start": 0}``.
-    """
-    step = 256 if workers == 1 else max(64, min(1024, n // (workers * 8) + 1))
-    chunks = [(s, min(s + step, n)) for s in range(1, n, step)]
-    with _FILL_LOCK:
-        done = _run_chunks(chunks, n, files, spec, target, workers)
-    if done != n - 1:
-        raise RuntimeError(f"the image cache workers decoded {done} of {n - 1} images")
-
-
-def _run_chunks(chunks: list[tuple[int, int]], n: int, files: Sequence[Any],
-                spec: dict[str, Any], target: dict[str, Any], workers: int) -> int:  # fmt: skip
-    """Decode every chunk (here or in forked workers); the number of images decoded."""
-    _JOB.update(spec, **target, files=files)
-    try:
-        if workers == 1 or n < _PARALLEL_MIN or not sys.platform.startswith("linux"):
-            done = sum(map(_worker, chunks))
-        else:
-            # fork: the workers inherit the file list and the decoder without pickling or a
-            # new interpreter (as DataLoader workers do on Linux); each writes its own rows
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-            try:
-                done = sum(pool.map(_worker, chunks))
-            except BrokenProcessPool:
-                raise RuntimeError(
-                    f"an image-decoding worker process died (killed, or out of memory?) while "
-                    f"decoding {n} images; nothing was cached. Try again, or pass workers=1 to "
-                    "decode in this process"
-                ) from None
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-    finally:
-        _JOB.clear()
-    return done
-
-
-def _first(files: Sequence[Any], mode: str, size: Any) -> tuple[np.ndarray, dict[str, Any]]:
-    """The first image as uint8 ``(C, H, W)`` and the spec the workers decode the rest by."""
-    first = decode_pixels(files[0], mode, size)
-    h, w, c = first.shape
-    spec = {"mode": mode, "size": size, "first": str(files[0]), "chw": (c, h, w)}
-    return np.ascontiguousarray(first.transpose(2, 0, 1)), spec
-
-
-def _decode_in_memory(files: Sequence[Any], mode: str, size: Any, workers: int,
-                      first: np.ndarray, spec: dict[str, Any]) -> torch.Tensor:  # fmt: skip
-    """Every file decoded into anonymous shared memory (in parallel, like a build)."""
-    shape = (len(files), *first.shape)
-    buffer = mmap.mmap(-1, max(1, int(np.prod(shape))))
-    buffer[: first.nbytes] = first.tobytes()
-    _fill({"buffer": buffer, "start": 0}, len(files), files, spec, workers)
-    pixels = np.frombuffer(buffer, dtype=np.uint8, count=int(np.prod(shape)))
-    return torch.from_numpy(pixels.reshape(shape))
-
-
 def _build(path: Path, key: str, files: Sequence[Any], mode: str, size: Any, workers: int,
            first: np.ndarray, spec: dict[str, Any]) -> torch.Tensor:  # fmt: skip
     """Write the cache file of ``files`` and return its images, mapped before the rename (so
@@ -378,7 +262,7 @@ def _build(path: Path, key: str, files: Sequence[Any], mode: str, size: Any, wor
             f.write(header)
             f.write(first.tobytes())
             f.truncate(len(header) + int(np.prod(shape)))
-        _fill({"tmp": str(tmp), "start": len(header)}, len(files), files, spec, workers)
+        fill_rows({"tmp": str(tmp), "start": len(header)}, len(files), files, spec, workers)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         images = map_rows(tmp, len(header), shape)
@@ -479,7 +363,7 @@ def _check_args(files: Sequence[Any], mode: str, workers: int | None) -> int:
     if not files:
         raise ValueError("cached_images needs at least one file")
     if workers is None:
-        return _default_workers()
+        return default_workers()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
     return workers
@@ -539,7 +423,7 @@ def cached_images(
     if images is not None:
         touch(path)
     else:
-        first, spec = _first(files, mode, size)
+        first, spec = first_image(files, mode, size)
         nbytes = len(files) * first.nbytes
         why = None
         if not cache_fits(nbytes, folder):
@@ -563,7 +447,7 @@ def cached_images(
                 "instead (set $%s to another folder, or $%s)", folder, len(files), why,
                 CACHE_ENV_VAR, LIMIT_ENV_VAR,
             )  # fmt: skip
-            images = _decode_in_memory(files, mode, size, workers, first, spec)
+            images = decode_into_memory(files, mode, size, workers, first, spec)
             path, built = None, True
         else:
             _remove_replaced(folder, tag, path)
