@@ -30,6 +30,7 @@ from torch import nn
 
 from autoencoders.training import distributed as dist_utils
 from autoencoders.training._checks import number
+from autoencoders.training.fusedstep import FusedAdamStep
 
 __all__ = ["AMP_MODES", "COMPILE_MODES", "Runtime", "resolve_device"]
 
@@ -148,6 +149,7 @@ class Runtime:
         self.compiled: nn.Module | None = None
         self._params: list[torch.Tensor] | None = None  # what grad_clip clips, per optimizer
         self._params_of: torch.optim.Optimizer | None = None
+        self._direct: FusedAdamStep | None = None  # a fused Adam's step without its Python
 
     @property
     def is_main(self) -> bool:
@@ -199,7 +201,10 @@ class Runtime:
 
     def step(self, optimizer: torch.optim.Optimizer) -> None:
         """Clip the gradients (``grad_clip``; unscaled first under fp16) and step the
-        optimizer (through the scaler under fp16, which is then updated)."""
+        optimizer (through the scaler under fp16, which is then updated). A fused
+        ``torch.optim.Adam``/``AdamW`` is stepped by
+        :class:`~autoencoders.training.fusedstep.FusedAdamStep`: the same kernel and update,
+        without ``optimizer.step()``'s per-call Python."""
         clip, scaler = self.grad_clip, self.scaler
         if clip is not None:
             if scaler is not None:
@@ -211,7 +216,10 @@ class Runtime:
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
-        else:
+            return
+        if self._direct is None or self._direct.optimizer is not optimizer:
+            self._direct = FusedAdamStep(optimizer)
+        if not self._direct():
             optimizer.step()
 
     def __repr__(self) -> str:
