@@ -131,3 +131,16 @@ def test_the_summed_bce_refuses_shapes_torchs_refuses() -> None:
 
     with pytest.raises(ValueError, match=r"target size \(4,\) must be the same.*\(4, 1\)"):
         summed_bce_with_logits(torch.zeros(4, 1), torch.zeros(4))
+
+
+def test_elbo_with_beta_one_is_bitwise_recon_plus_kl():
+    import autoencoders
+    from autoencoders.losses import ELBOLoss
+
+    torch.manual_seed(0)
+    model = autoencoders.build("vae", h=16, z=3)
+    x = torch.rand(6, 1, 28, 28)
+    out = model(x)
+    one, weighted = ELBOLoss(beta=1.0)(out, x), ELBOLoss(beta=1.0 + 1e-12)(out, x)
+    assert torch.equal(one.total, one.parts["recon"] + 1.0 * one.parts["kl"])
+    assert torch.allclose(one.total, weighted.total)

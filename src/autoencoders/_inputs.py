@@ -67,7 +67,16 @@ def _to_model(
         lo, hi = pixel_range
         out = t.to(dtype) / 255.0
         return out if (lo, hi) == (0.0, 1.0) else out * (hi - lo) + lo
-    raise InputTypeError(f"{method} got {refused.format(dtype=t.dtype, model_dtype=dtype)}")
+    why = refused.format(dtype=t.dtype, model_dtype=dtype, pixel_range=pixel_range)
+    raise InputTypeError(f"{method} got {why}")
+
+
+#: What :func:`model_input` accepts, formatted only when it refuses something.
+_REFUSED_IMAGES = (
+    "x of dtype {dtype}; accepted: floating-point images in the model's pixel range "
+    "{pixel_range} (any float dtype, cast to {model_dtype}) or uint8 images 0..255 "
+    "(scaled to that range). Convert other integer images yourself, e.g. x.float() / 255"
+)
 
 
 def model_input(
@@ -99,9 +108,7 @@ def model_input(
         x,
         method,
         "x",
-        "x of dtype {dtype}; accepted: floating-point images in the model's pixel range "
-        f"{pixel_range} (any float dtype, cast to {{model_dtype}}) or uint8 images 0..255 "
-        "(scaled to that range). Convert other integer images yourself, e.g. x.float() / 255",
+        _REFUSED_IMAGES,
         pixel_range,
     )
 

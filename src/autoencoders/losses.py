@@ -24,6 +24,7 @@ new loss::
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -193,6 +194,11 @@ class _SummedBCEWithLogits(torch.autograd.Function):
         if dt is not None:
             out = out - (z * dt).sum()
         return out
+
+
+# ``Function.apply`` binds the arguments to ``forward``'s signature on every call (for
+# ``setup_context``); inspect finds a stored ``__signature__`` instead of rebuilding it.
+_SummedBCEWithLogits.forward.__signature__ = inspect.signature(_SummedBCEWithLogits.forward)  # type: ignore[attr-defined]
 
 
 def summed_bce_with_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -374,7 +380,9 @@ class ELBOLoss:
     def __call__(self, output: Any, target: torch.Tensor) -> LossOutput:
         r = reconstruction_mean(output, target, self.recon)
         kl = _require_kl(output).mean()
-        return add_block_terms(r + self.beta * kl, {"recon": r, "kl": kl}, output)
+        # beta = 1 (the VAE) adds the KL as it is: the same number, one kernel less
+        total = r + kl if self.beta == 1.0 else r + self.beta * kl
+        return add_block_terms(total, {"recon": r, "kl": kl}, output)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(recon={self.recon!r}, beta={self.beta})"

@@ -233,3 +233,24 @@ def test_the_trainer_steps_directly_and_trains_the_same_model(monkeypatch):
     assert t1.runtime._direct is not None and t1.runtime._direct.direct_steps == 5
     for (k, a), (_, b) in zip(m1.state_dict().items(), m2.state_dict().items()):
         assert torch.equal(a, b), k
+
+
+def test_clear_grads_matches_zero_grad_and_respects_an_override():
+    from autoencoders.training.fusedstep import clear_grads
+
+    ps = _params()
+    opt = torch.optim.Adam(ps, lr=1e-2)
+    for p, g in zip(ps, _grads(ps, 0)):
+        p.grad = g
+    clear_grads(opt)
+    assert all(p.grad is None for p in ps)
+
+    class Keeps(torch.optim.SGD):
+        def zero_grad(self, set_to_none=True):  # a subclass's own rule: keep the grads
+            self.calls = getattr(self, "calls", 0) + 1
+
+    keeps = Keeps(ps, lr=0.1)
+    for p, g in zip(ps, _grads(ps, 1)):
+        p.grad = g
+    clear_grads(keeps)
+    assert keeps.calls == 1 and all(p.grad is not None for p in ps)

@@ -34,7 +34,8 @@ def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         tensor([1.])
     """
     dtype = torch.float64 if mean.dtype == torch.float64 else torch.float32
-    m, lv = mean.to(dtype), logvar.to(dtype)
+    m = mean if mean.dtype == dtype else mean.to(dtype)
+    lv = logvar if logvar.dtype == dtype else logvar.to(dtype)
     # written as 1/2 * sum(m^2 + exp(lv) - 1 - lv) so that m = lv = 0 gives exactly +0
     return 0.5 * torch.sum(m.pow(2) + lv.exp() - 1.0 - lv, dim=tuple(range(1, m.dim())))
 

@@ -45,7 +45,7 @@ from typing import Any
 import torch
 from torch.optim import optimizer as optimizer_module
 
-__all__ = ["FusedAdamStep"]
+__all__ = ["FusedAdamStep", "clear_grads"]
 
 _CLASSES = (torch.optim.Adam, torch.optim.AdamW)
 #: The kernels, looked up once; None where this torch has no fused Adam.
@@ -198,3 +198,24 @@ class FusedAdamStep:
                     grad_scale=None,
                     found_inf=None,
                 )
+
+
+def clear_grads(optimizer: torch.optim.Optimizer) -> None:
+    """``optimizer.zero_grad(set_to_none=True)``, without its profiler record when the
+    optimizer's ``zero_grad`` is torch's own (about 40 us a step on a small model).
+
+    Example:
+        >>> w = torch.nn.Parameter(torch.ones(2))
+        >>> w.grad = torch.ones(2)
+        >>> clear_grads(torch.optim.SGD([w], lr=0.1))
+        >>> w.grad is None
+        True
+    """
+    if type(optimizer).zero_grad is not torch.optim.Optimizer.zero_grad or (
+        "zero_grad" in optimizer.__dict__
+    ):
+        optimizer.zero_grad(set_to_none=True)
+        return
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            p.grad = None

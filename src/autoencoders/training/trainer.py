@@ -27,6 +27,7 @@ from autoencoders.training.batches import (
 )
 from autoencoders.training.callbacks import Callback, EarlyStopping, ProgressBar, overrides
 from autoencoders.training.evaluation import evaluate_objective
+from autoencoders.training.fusedstep import clear_grads
 from autoencoders.training.history import History
 from autoencoders.training.meter import EpochMeter, NonFiniteLossError
 from autoencoders.training.optim import build_optimizer
@@ -381,7 +382,7 @@ class Trainer:
                 rt.backward(total * scale if scale != 1.0 else total)
                 rt.step(opt)
                 meter.add(total, out.parts, x.shape[0])
-            opt.zero_grad(set_to_none=True)
+            clear_grads(opt)
             if per_step is not None:
                 per_step.step()
             state.global_step += 1
