@@ -29,7 +29,8 @@ CPU_ROWS = [
     "Trainer, progress bar on",
 ]
 RATIO = re.compile(
-    r"^Trainer / in-memory hand loop = (?P<base>\S+)x \(target >= 1\.0x\); "
+    r"^Trainer / in-memory hand loop = (?P<base>\S+)x, paired (?P<paired>\S+)x "
+    r"\(target >= 1\.2x\); "
     r"Trainer / fused-Adam hand loop = (?P<fused>\S+)x$",
     re.MULTILINE,
 )
@@ -92,11 +93,13 @@ def _table(stdout: str) -> dict[str, dict[str, float | str]]:
         "min - max",
         "s/epoch (60k)",
         "vs baseline",
+        "paired vs baseline",
     ]
     assert set(lines[1].replace("|", "").replace(":", "")) == {"-"}  # the separator row
     rows: dict[str, dict[str, float | str]] = {}
     for line in lines[2:]:
-        name, path, median, span, epoch, ratio = (c.strip() for c in line.strip("|").split("|"))
+        cells = (c.strip() for c in line.strip("|").split("|"))
+        name, path, median, span, epoch, ratio, paired = cells
         low, high = (_number(v) for v in span.split(" - "))
         rows[name] = {
             "path": path,
@@ -105,6 +108,7 @@ def _table(stdout: str) -> dict[str, dict[str, float | str]]:
             "high": high,
             "epoch": _number(epoch),
             "ratio": _number(ratio),
+            "paired": _number(paired),
         }
     return rows
 
@@ -122,9 +126,11 @@ def _check_output(stdout: str) -> None:
         assert row["low"] <= med <= row["high"], name  # one round: all three equal
         assert row["epoch"] == pytest.approx(60000 / med, rel=1e-3, abs=1e-3), name
         assert row["ratio"] == pytest.approx(med / base["median"], rel=1e-2, abs=0.01), name
+        assert row["paired"] == row["ratio"], name  # one round: the same ratio
     match = RATIO.search(stdout)
     assert match is not None, stdout
     assert _number(match["base"]) == rows["Trainer"]["ratio"]
+    assert _number(match["paired"]) == rows["Trainer"]["paired"]
     fused = rows["Trainer"]["median"] / rows["hand loop, in-memory, fused Adam"]["median"]
     assert _number(match["fused"]) == pytest.approx(fused, rel=1e-2, abs=0.01)
 
@@ -198,3 +204,39 @@ def test_benchmark_falls_back_to_synthetic_data_and_says_so(monkeypatch, tmp_pat
     assert source.startswith("SYNTHETIC") and "no Fashion-MNIST files found" in source
     assert tuple(x.shape) == (5, 1, 28, 28)
     assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+
+
+def test_paired_ratio_is_the_median_of_each_rounds_ratio() -> None:
+    bench = _load_script()
+    # a machine twice as slow in round 2 halves both sides: the paired ratio ignores it
+    assert bench.paired_ratio([12.0, 6.0, 13.0], [10.0, 5.0, 10.0]) == pytest.approx(1.2)
+    assert bench.paired_ratio([1.0], [4.0]) == 0.25
+
+
+def test_step_variants_runs_and_prints_every_variant() -> None:
+    script = SCRIPT.with_name("step_variants.py")
+    proc = subprocess.run(
+        [sys.executable, str(script), "--steps", "3", "--synthetic"],
+        capture_output=True,
+        text=True,
+        cwd=SCRIPT.parents[1],
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("| ") and not line.startswith("| variant"):
+            name, ms, speed = (c.strip() for c in line.strip("|").split("|"))
+            rows[name] = (_number(ms), _number(speed))
+    assert list(rows) == [
+        "library",
+        "optimizer.step()",
+        "fused heads",
+        "BCE log of products",
+        "BCE in-place backward",
+        "no loss object",
+    ]
+    assert rows["library"][1] == 1.0
+    for name, (ms, speed) in rows.items():
+        assert speed == pytest.approx(rows["library"][0] / ms, rel=2e-3, abs=2e-3), name
