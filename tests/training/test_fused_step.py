@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import types
 
 import pytest
 import torch
@@ -254,3 +255,115 @@ def test_clear_grads_matches_zero_grad_and_respects_an_override():
         p.grad = g
     clear_grads(keeps)
     assert keeps.calls == 1 and all(p.grad is not None for p in ps)
+
+
+def _stepped_once(lr=1e-2, **kw):
+    """A fused Adam over ``_params()`` after one optimizer.step() (so it has state)."""
+    ps = _params()
+    opt = torch.optim.Adam(ps, lr=lr, fused=True, **kw)
+    for p, g in zip(ps, _grads(ps, 0)):
+        p.grad = g
+    opt.step()
+    for p, g in zip(ps, _grads(ps, 1)):
+        p.grad = g
+    return ps, opt
+
+
+def _declines_untouched(opt, ps):
+    before = [p.detach().clone() for p in ps]
+    steps = [opt.state[p]["step"].clone() for p in ps if torch.is_tensor(opt.state[p]["step"])]
+    assert FusedAdamStep(opt)() is False
+    assert all(torch.equal(a, b) for a, b in zip(before, ps))
+    now = [opt.state[p]["step"] for p in ps if torch.is_tensor(opt.state[p]["step"])]
+    assert all(torch.equal(a, b) for a, b in zip(steps, now))
+
+
+def test_a_patched_class_step_or_a_scheduler_over_a_users_step_is_declined(monkeypatch):
+    ps, opt = _stepped_once()
+    calls = []
+    opt.step = types.MethodType(lambda self, *a, **k: calls.append(1), opt)  # a user's step...
+    torch.optim.lr_scheduler.StepLR(opt, step_size=1)  # ...under the scheduler's wrapper
+    _declines_untouched(opt, ps)
+    ps, opt = _stepped_once()
+    original = torch.optim.Adam.step
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, closure=None: original(self))
+    _declines_untouched(opt, ps)
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda opt, ps: setattr(opt, "found_inf", torch.ones(())),  # a GradScaler's flag
+        lambda opt, ps: opt.param_groups[0].update(fused=False),  # changed mid-run
+        lambda opt, ps: opt.param_groups[0].update(differentiable=True),
+        lambda opt, ps: opt.state[ps[0]].update(step=opt.state[ps[0]]["step"].long()),
+        lambda opt, ps: opt.state[ps[0]].update(exp_avg=opt.state[ps[0]]["exp_avg"].half()),
+        lambda opt, ps: opt.state[ps[0]].update(step=3.0),
+        lambda opt, ps: setattr(ps[1], "data", ps[1].data.double()),
+        lambda opt, ps: opt.param_groups[0].update(lr=torch.tensor(1e-2), foreach=True),
+    ],
+    ids=[
+        "found_inf",
+        "fused off",
+        "differentiable",
+        "int64 step",
+        "half moment",
+        "float step",
+        "param cast",
+        "tensor lr + foreach",
+    ],
+)
+def test_what_torch_would_refuse_or_do_otherwise_is_declined_untouched(spoil):
+    ps, opt = _stepped_once()
+    assert FusedAdamStep(opt)() is True  # the lists are built, then the setting changes
+    ps, opt = _stepped_once()
+    direct = FusedAdamStep(opt)
+    spoil(opt, ps)
+    before = [p.detach().clone() for p in ps]
+    assert direct() is False
+    assert all(torch.equal(a, b) for a, b in zip(before, ps))
+
+
+def test_the_schedulers_flag_is_set_only_under_its_wrapper(recwarn):
+    _, opt = _stepped_once()
+    assert FusedAdamStep(opt)() is True
+    assert not getattr(opt, "_opt_called", False)  # no scheduler: nothing to record
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1)
+    sched.step()  # before any step: torch warns, as it would without the direct step
+    assert [w for w in recwarn if "lr_scheduler.step()" in str(w.message)]
+
+
+def test_a_loaded_state_lets_the_old_tensors_go():
+    import gc
+    import weakref
+
+    ps, opt = _stepped_once()
+    direct = FusedAdamStep(opt)
+    assert direct() is True
+    old = weakref.ref(opt.state[ps[0]]["exp_avg"])
+    opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+    gc.collect()
+    assert old() is None
+
+
+def test_under_the_profiler_torchs_step_runs_with_its_record():
+    from torch.profiler import profile
+
+    _, opt = _stepped_once()
+    direct = FusedAdamStep(opt)
+    with profile() as prof:
+        assert direct() is False
+        opt.step()
+    assert any("Optimizer.step#Adam.step" in e.key for e in prof.key_averages())
+
+
+def test_clear_grads_honours_a_patched_base_zero_grad(monkeypatch):
+    from autoencoders.training.fusedstep import clear_grads
+
+    calls = []
+    monkeypatch.setattr(
+        torch.optim.Optimizer, "zero_grad", lambda self, set_to_none=True: calls.append(1)
+    )
+    ps = _params()
+    clear_grads(torch.optim.Adam(ps, lr=1e-2))
+    assert calls == [1]
