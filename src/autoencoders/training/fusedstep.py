@@ -146,7 +146,6 @@ class FusedAdamStep:
         self._buckets: list[list[_Bucket]] = []
         self._devices: list[set[torch.device]] = []
         self._cuda = False
-        self._fits = False
         self._class_ok = (
             _TORCH_OK
             and None not in _KERNELS
@@ -243,9 +242,7 @@ class FusedAdamStep:
         if key != self._key:
             if not self._rebuild():
                 return False
-            self._key = key
-        if len(self._buckets) != len(opt.param_groups):
-            return False
+            self._key = key  # the key marks each group: one bucket list per group
         for group, devices in zip(opt.param_groups, self._devices):
             if not _group_fits(group, devices):
                 return False
