@@ -102,6 +102,7 @@ __all__ = [
     "FREE_SPACE_MARGIN_BYTES",
     "LIMIT_ENV_VAR",
     "CachedImages",
+    "FileSnapshot",
     "cache_fits",
     "cached_headers",
     "cached_images",
@@ -189,12 +190,72 @@ def _transform(mode: str, size: int | tuple[int, int] | None) -> dict[str, Any]:
     return {"format": CACHE_FORMAT, "mode": mode, "size": _size_spec(size), **decoder_versions()}
 
 
+@dataclass(frozen=True, eq=False)
+class FileSnapshot:
+    """Image files as they were when looked at once: each one's absolute path, size and
+    modification time, which is what every cache key covers (:func:`image_cache_key`).
+
+    :func:`cached_headers` and :func:`cached_images` take one in place of a file list and
+    key by it, so that a loader that calls both takes one ``stat`` per file instead of one
+    per call (about 0.4 s of a CelebA-sized folder's second load), and keys both caches by
+    the same look at the folder.
+
+    Attributes:
+        files: the files, in the given order.
+        records: what the key hashes of them (path, size and ``st_mtime_ns`` of each).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = Path(d, "a.png").write_bytes(b"x")
+        ...     snap = FileSnapshot.take([f"{d}/a.png"])
+        ...     _ = Path(d, "a.png").write_bytes(b"xy")  # changed after the look
+        ...     now = image_cache_key([f"{d}/a.png"], "RGB", 64)
+        >>> len(snap.files), image_cache_key(snap, "RGB", 64) == now
+        (1, False)
+    """
+
+    files: tuple[str | os.PathLike[str], ...]
+    records: bytes
+
+    @classmethod
+    def take(cls, files: Sequence[str | os.PathLike[str]]) -> FileSnapshot:
+        """Look at ``files`` now (one ``os.stat`` each).
+
+        Raises:
+            FileNotFoundError: naming a file that does not exist.
+        """
+        cwd, parts = os.getcwd(), []
+        for f in files:
+            path = os.fspath(f)
+            if not os.path.isabs(path):
+                path = os.path.join(cwd, path)
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                raise FileNotFoundError(f"image file {path!r} does not exist") from None
+            parts.append(f"\0{path}\0{st.st_size}\0{st.st_mtime_ns}")
+        return cls(tuple(files), "".join(parts).encode("utf-8", "surrogateescape"))
+
+
+def _listing(
+    files: Sequence[str | os.PathLike[str]] | FileSnapshot,
+) -> tuple[list[Any], FileSnapshot | None]:
+    """The files as a list, and the snapshot when ``files`` is one."""
+    if isinstance(files, FileSnapshot):
+        return list(files.files), files
+    return list(files), None
+
+
 def image_cache_key(
-    files: Sequence[str | os.PathLike[str]], mode: str, size: int | tuple[int, int] | None
+    files: Sequence[str | os.PathLike[str]] | FileSnapshot,
+    mode: str,
+    size: int | tuple[int, int] | None,
 ) -> str:
     """The SHA-256 naming the cache of ``files`` read as ``mode`` at ``size`` (hex).
 
-    It covers the transform and each file's absolute path, size and ``st_mtime_ns``, in order.
+    It covers the transform and each file's absolute path, size and ``st_mtime_ns``, in order:
+    as they are now, or as a :class:`FileSnapshot` saw them.
 
     Raises:
         FileNotFoundError: naming a file that does not exist.
@@ -210,17 +271,9 @@ def image_cache_key(
         >>> len(k1), k1 == k2, k1 == k3
         (64, False, False)
     """
+    snap = files if isinstance(files, FileSnapshot) else FileSnapshot.take(files)
     h = hashlib.sha256(json.dumps(_transform(mode, size), sort_keys=True).encode())
-    cwd = os.getcwd()
-    for f in files:
-        path = os.fspath(f)
-        if not os.path.isabs(path):
-            path = os.path.join(cwd, path)
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"image file {path!r} does not exist") from None
-        h.update(f"\0{path}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "surrogateescape"))
+    h.update(snap.records)
     return h.hexdigest()
 
 
@@ -296,7 +349,7 @@ def _folder(cache_dir: str | os.PathLike[str] | None) -> Path:
 
 
 def cached_headers(
-    files: Sequence[str | os.PathLike[str]],
+    files: Sequence[str | os.PathLike[str]] | FileSnapshot,
     read: Callable[[Any], tuple[tuple[int, int], str]],
     *,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -308,7 +361,8 @@ def cached_headers(
     loaded again with unchanged files (the same key as the image cache: paths, sizes,
     modification times) gets the headers from ``<cache folder>/<scope>-<key>.json`` (stored
     run-length encoded: a folder of one size and mode is one entry). A folder
-    that cannot be written only means the headers are read again next time.
+    that cannot be written only means the headers are read again next time. ``files`` may be
+    a :class:`FileSnapshot` (keyed as it saw them).
 
     Example:
         >>> import tempfile
@@ -321,10 +375,10 @@ def cached_headers(
         >>> first, again
         ([((5, 4), 'L')], [((5, 4), 'L')])
     """
-    files = list(files)
+    files, snap = _listing(files)
     if not files:
         return []
-    key = image_cache_key(files, "headers", None)
+    key = image_cache_key(snap or files, "headers", None)
     folder = _folder(cache_dir)
     tag = _tag(_default_scope(files) if scope is None else scope, "headers")
     path = folder / f"{tag}-{key[:24]}.json"
@@ -370,7 +424,7 @@ def _check_args(files: Sequence[Any], mode: str, workers: int | None) -> int:
 
 
 def cached_images(
-    files: Sequence[str | os.PathLike[str]],
+    files: Sequence[str | os.PathLike[str]] | FileSnapshot,
     *,
     mode: str,
     size: int | tuple[int, int] | None,
@@ -386,7 +440,8 @@ def cached_images(
     budget, the locking and what is never checked.
 
     Args:
-        files: the image files, in the order of the rows (at least one).
+        files: the image files, in the order of the rows (at least one); or a
+            :class:`FileSnapshot` of them, which keys the cache as it saw them.
         mode: ``"L"`` (greyscale) or ``"RGB"``.
         size: ``None`` (keep; all images must share a size), an int (shorter side, then a
             centre square) or ``(height, width)``.
@@ -409,11 +464,11 @@ def cached_images(
         ImageCacheUnavailableError: with ``fallback="raise"``, see above.
     """
     start = time.perf_counter()
+    files, snap = _listing(files)
     workers = _check_args(files, mode, workers)
     if fallback not in ("memory", "raise"):
         raise ValueError(f"fallback must be 'memory' or 'raise', got {fallback!r}")
-    files = list(files)
-    key = image_cache_key(files, mode, size)
+    key = image_cache_key(snap or files, mode, size)
     folder = _folder(cache_dir)
     limit = image_cache_limit()
     transform = json.dumps(_transform(mode, size), sort_keys=True)

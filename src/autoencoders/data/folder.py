@@ -16,7 +16,7 @@ from autoencoders.data._checks import (
     check_limit,
     check_seed,
 )
-from autoencoders.data.cache import cached_headers
+from autoencoders.data.cache import FileSnapshot, cached_headers
 from autoencoders.data.images import (
     GRAY_MODES,
     IMAGE_EXTENSIONS,
@@ -42,17 +42,23 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
         ...     [p.name for p in list_images(d)]
         ['a.jpg', 'b.PNG']
     """
+    return list(map(Path, _image_paths(folder)))
+
+
+def _image_paths(folder: str | os.PathLike[str]) -> list[str]:
+    """:func:`list_images` as path strings: a CelebA-sized folder's 202,599 ``Path`` objects
+    cost the loader about a second to make and another to hash."""
     with os.scandir(folder) as entries:  # scandir knows file from folder without a stat
         names = [
             e.name
             for e in entries
             if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
         ]
-    base = Path(folder)
-    return [base / name for name in sorted(names)]
+    base = os.fspath(folder)
+    return [os.path.join(base, name) for name in sorted(names)]
 
 
-def _walk_images(folder: Path) -> Iterator[str]:
+def _walk_images(folder: str) -> Iterator[str]:
     """Every image file under ``folder``, at any depth, as a path string (unsorted).
 
     ``os.scandir`` tells files from folders without a stat per entry, several times faster
@@ -62,18 +68,19 @@ def _walk_images(folder: Path) -> Iterator[str]:
     with os.scandir(folder) as entries:
         for e in entries:
             if e.is_dir(follow_symlinks=False):
-                yield from _walk_images(Path(e.path))
+                yield from _walk_images(e.path)
             elif os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS and e.is_file():
                 yield e.path
 
 
-def _labelled_files(folder: Path) -> tuple[list[Path], list[int], tuple[str, ...] | None]:
-    """Files, labels and class names: flat (labels -1) or one sub-folder per class."""
-    files = list_images(folder)
+def _labelled_files(folder: Path) -> tuple[list[str], list[int], tuple[str, ...] | None]:
+    """Files (path strings, in :func:`path_order`), labels and class names: flat (labels -1)
+    or one sub-folder per class."""
+    files = _image_paths(folder)
     if files:
         return files, [-1] * len(files), None
     subdirs = sorted(p for p in folder.iterdir() if p.is_dir())
-    per_class = [(d.name, sorted(map(Path, _walk_images(d)), key=path_order)) for d in subdirs]
+    per_class = [(d.name, sorted(_walk_images(str(d)), key=path_order)) for d in subdirs]
     per_class = [(n, fs) for n, fs in per_class if fs]
     files = [f for _, fs in per_class for f in fs]
     labels = [i for i, (_, fs) in enumerate(per_class) for _ in fs]
@@ -197,12 +204,21 @@ def load_image_folder(
     scope = json.dumps(["folder", str(folder.resolve()), *listing])
     split_labels = {k: [labels[i] for i in v] for k, v in order.items()}
 
-    native = (0, 0)
-    if channels is None or image_size is None:
-        # in path order, so that another split of the same files finds the same header cache
+    # every file the splits hold, in path order, so that another split of the same files
+    # finds the same caches; without a limit that is the listing itself, already in that order
+    if limit is None:
+        every = files
+    else:
         every = sorted({f for v in split_files.values() for f in v}, key=path_order)
+    need_headers = channels is None or image_size is None
+    # one look at the files (a stat each) keys both the header and the image cache
+    snapshot = (
+        FileSnapshot.take(every) if cache and (need_headers or in_memory is not False) else None
+    )
+    native = (0, 0)
+    if need_headers:
         headers = (
-            cached_headers(every, image_header, scope=scope)
+            cached_headers(snapshot or every, image_header, scope=scope)
             if cache
             else list(map(image_header, every))
         )
@@ -232,4 +248,5 @@ def load_image_folder(
         in_memory=in_memory,
         cache=cache,
         cache_scope=scope,
+        listing=snapshot,
     )

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from autoencoders.data._checks import ImageSize, check_image_size
-from autoencoders.data.cache import cached_images
+from autoencoders.data.cache import FileSnapshot, cached_images
 from autoencoders.data.decode import decode_pixels
 from autoencoders.data.pixels import parse_pixel_range, scale_uint8
 from autoencoders.data.splits import DataSplits
@@ -51,15 +51,27 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
-def path_order(path: Path) -> Any:
+def path_order(path: Path | str) -> Any:
     """A sort key giving pathlib's own order of paths (``sorted(paths)``), several times faster.
+
+    It takes ``Path`` objects or normalised path strings (no ``//``, ``.`` or trailing
+    separator, as ``os.path.join`` and ``os.scandir`` make them), one kind per sort. A
+    string's separators become ``"\\0"``, which no name holds and which sorts before every
+    other character, so the strings compare as the paths' parts do; plain string order does
+    not (``"x-y/1"`` sorts before ``"x/2"``, its path after).
 
     Example:
         >>> paths = [Path("b/a.png"), Path("a-b.png"), Path("a/b.png")]
         >>> sorted(paths, key=path_order) == sorted(paths)
         True
+        >>> sorted(map(str, paths), key=path_order) == list(map(str, sorted(paths)))
+        True
+        >>> sorted(["x/2", "x-y/1"]), sorted(["x/2", "x-y/1"], key=path_order)
+        (['x-y/1', 'x/2'], ['x/2', 'x-y/1'])
     """
-    return path.parts if os.name == "posix" else path
+    if os.name != "posix":
+        return Path(path)
+    return path.replace("/", "\0") if isinstance(path, str) else path.parts
 
 
 def resize_batch(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
@@ -243,6 +255,7 @@ def _uint8_images(
     cache_scope: str | None,
     per_item_if_no_room: bool,
     empty_chw: tuple[int, int, int],
+    snapshot: FileSnapshot | None = None,
 ) -> tuple[torch.Tensor | None, str]:
     """uint8 ``(N, C, H, W)`` of ``everything`` (cached, or decoded into memory) and how they
     are held; None when ``per_item_if_no_room`` and the cache cannot hold them (a new cache
@@ -254,8 +267,9 @@ def _uint8_images(
     fallback = "raise" if per_item_if_no_room else "memory"
     try:
         found = cached_images(
-            everything, mode=mode, size=image_size, scope=cache_scope, fallback=fallback
-        )
+            snapshot or everything, mode=mode, size=image_size, scope=cache_scope,
+            fallback=fallback,
+        )  # fmt: skip
     except ImageCacheUnavailableError as exc:
         logger.warning("%s; too large for memory too, so they are read from disk per item", exc)
         return None, "read from disk per item"
@@ -303,6 +317,7 @@ def image_splits(
     in_memory: bool | None = None,
     cache: bool = True,
     cache_scope: str | None = None,
+    listing: FileSnapshot | None = None,
 ) -> DataSplits:
     """:class:`DataSplits` of image files, held as uint8 or read lazily.
 
@@ -329,6 +344,9 @@ def image_splits(
         cache_scope: what the files are (the folder and the listing options): a rebuild
             replaces the older cache of the same scope (see ``scope`` of
             :func:`~autoencoders.data.cache.cached_images`).
+        listing: every file of the splits once, in path order (:func:`path_order`), as a
+            :class:`~autoencoders.data.cache.FileSnapshot` the caller took (the image cache
+            is then keyed by it, not by another look at the files); None: found here.
 
     Example:
         >>> none: dict = {"train": [], "val": [], "test": []}
@@ -343,11 +361,15 @@ def image_splits(
     fits_memory = total * channels * h * w <= IN_MEMORY_LIMIT_BYTES
     mode = "L" if channels == 1 else "RGB"
     images, how = None, "read from disk per item"
-    everything = sorted({f for v in files.values() for f in v}, key=path_order)
+    if listing is None:
+        everything = sorted({f for v in files.values() for f in v}, key=path_order)
+    else:
+        everything = list(listing.files)
     if in_memory or (in_memory is None and (cache or fits_memory)):
         images, how = _uint8_images(
             everything, mode=mode, image_size=image_size, cache=cache, cache_scope=cache_scope,
             per_item_if_no_room=in_memory is None and not fits_memory, empty_chw=(channels, h, w),
+            snapshot=listing,
         )  # fmt: skip
     sets: dict[str, Dataset]
     if images is not None:
