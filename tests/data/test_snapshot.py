@@ -142,3 +142,23 @@ def test_path_order_of_strings_is_pathlibs_order(parts: list[list[str]]) -> None
     strings = [str(p) for p in paths]
     assert sorted(strings, key=path_order) == [str(p) for p in sorted(paths)]
     assert sorted(paths, key=path_order) == sorted(paths)
+
+
+def test_a_folder_named_dot_keys_as_its_absolute_path(tmp_path: Path, monkeypatch) -> None:
+    """``"."`` lists ``a.png``, not ``./a.png`` (as ``Path(".") / name`` did): its cache
+    is the absolute path's, so loading the two in turn maps one cache, never rebuilds."""
+    _images(tmp_path / "img", [f"{i}.png" for i in range(5)])
+    monkeypatch.setenv("AUTOENCODERS_CACHE", str(tmp_path / "c"))
+    monkeypatch.chdir(tmp_path / "img")
+    assert folder_mod._image_paths(Path(".")) == [f"{i}.png" for i in range(5)]
+    load_image_folder(".", val_fraction=0.2, test_fraction=0.2)
+    first = sorted((tmp_path / "c").glob("*.safetensors"))
+    load_image_folder(tmp_path / "img", val_fraction=0.2, test_fraction=0.2)
+    load_image_folder(".", val_fraction=0.2, test_fraction=0.2)
+    assert sorted((tmp_path / "c").glob("*.safetensors")) == first and len(first) == 1
+
+
+def test_a_snapshot_of_an_iterator_keeps_its_files(tmp_path: Path) -> None:
+    files = _images(tmp_path, ["a.png", "b.png"])
+    snap = FileSnapshot.take(iter(files))
+    assert snap.files == tuple(files) and snap.records == FileSnapshot.take(files).records

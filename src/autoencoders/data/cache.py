@@ -225,7 +225,7 @@ class FileSnapshot:
         Raises:
             FileNotFoundError: naming a file that does not exist.
         """
-        cwd, parts = os.getcwd(), []
+        files, cwd, parts = tuple(files), os.getcwd(), []
         for f in files:
             path = os.fspath(f)
             if not os.path.isabs(path):
@@ -235,7 +235,7 @@ class FileSnapshot:
             except FileNotFoundError:
                 raise FileNotFoundError(f"image file {path!r} does not exist") from None
             parts.append(f"\0{path}\0{st.st_size}\0{st.st_mtime_ns}")
-        return cls(tuple(files), "".join(parts).encode("utf-8", "surrogateescape"))
+        return cls(files, "".join(parts).encode("utf-8", "surrogateescape"))
 
 
 def _listing(

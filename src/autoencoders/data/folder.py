@@ -55,7 +55,9 @@ def _image_paths(folder: str | os.PathLike[str]) -> list[str]:
             if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
         ]
     base = os.fspath(folder)
-    return [os.path.join(base, name) for name in sorted(names)]
+    if base == os.curdir:  # as ``Path(".") / name``: "a.png", not "./a.png" (another key)
+        return sorted(names, key=path_order)
+    return sorted((os.path.join(base, name) for name in names), key=path_order)
 
 
 def _walk_images(folder: str) -> Iterator[str]:
