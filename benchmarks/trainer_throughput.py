@@ -14,8 +14,10 @@ lr 1e-3. Contenders:
   batch_size=128, shuffle=True)`` (one worker and pinned memory on CUDA, as the example does).
 * ``hand loop, in-memory, fused Adam`` — the baseline with ``Adam(fused=True)``, which is what
   the Trainer uses: it shows how much of the difference is the optimizer kernel.
-* ``Trainer`` — ``autoencoders.Trainer(model, batch_size=128, lr=1e-3, progress=False)``, and
-  the same with its progress bar on.
+* ``Trainer`` — ``autoencoders.Trainer(model, batch_size=128, lr=1e-3, progress=False)``, the
+  same with its progress bar on, and with ``analytic=False``: the Trainer's step through
+  autograd instead of the analytic step (:mod:`autoencoders.analytic`) it takes by default for
+  this model (the output prints ``Trainer.step_kind``).
 * On CUDA also: the Trainer with ``compile=True``, with ``amp="bf16"``, and with
   ``compile="reduce-overhead"`` (inductor plus CUDA graphs: the model's compiled forward and
   backward are each replayed as one graph launch, which removes most of the per-kernel launch
@@ -361,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
             "Trainer fast path",
             TrainerContender(device, progress=True).run,
         ),
+        "Trainer, analytic=False (autograd)": (
+            "Trainer fast path",
+            TrainerContender(device, progress=False, analytic=False).run,
+        ),
     }
     gpu_rows = {
         "Trainer, compile=True": {"compile": True},
@@ -393,6 +399,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{steps} steps ({len(x_round)} samples x {epochs} epoch(s)) per contender per round; "
         f"{args.rounds} timed rounds after 1 warm-up, interleaved"
     )
+    kinds = {
+        name: run.__self__.trainer.step_kind  # type: ignore[attr-defined]
+        for name, (_, run) in contenders.items()
+        if name.startswith("Trainer")
+    }
+    print("Trainer steps: " + "; ".join(f"{name}: {kind}" for name, kind in kinds.items()))
     print(file=sys.stderr)
 
     # the warm-up is also where the compiled contenders compile (and record their CUDA graphs)

@@ -27,6 +27,7 @@ CPU_ROWS = [
     "hand loop, in-memory, fused Adam",
     "Trainer",
     "Trainer, progress bar on",
+    "Trainer, analytic=False (autograd)",
 ]
 RATIO = re.compile(
     r"^Trainer / in-memory hand loop = (?P<base>\S+)x, paired (?P<paired>\S+)x "
@@ -117,6 +118,10 @@ def _check_output(stdout: str) -> None:
     assert stdout.startswith("# Trainer throughput: VAE 784-400-20, batch 128")
     assert "2 steps (256 samples x 1 epoch(s)) per contender per round" in stdout
     assert "GPU rows" in stdout and "skipped: device is the CPU" in stdout
+    assert (
+        "Trainer steps: Trainer: analytic; Trainer, progress bar on: analytic; "
+        "Trainer, analytic=False (autograd): autograd (analytic=False)"
+    ) in stdout
     rows = _table(stdout)
     assert list(rows) == CPU_ROWS
     base = rows["hand loop, in-memory (baseline)"]
@@ -162,6 +167,7 @@ def test_profile_breaks_each_step_down_by_category(outputs) -> None:
         "hand loop, in-memory (baseline)",
         "hand loop, in-memory, fused Adam",
         "Trainer",
+        "Trainer, analytic=False (autograd)",
     ]
     rows = {}
     for line in lines[2:]:

@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"registry", "_utils", "_inputs"},
     {"blocks", "data"},
     {"model", "losses", "noise"},
-    {"zoo", "io", "metrics"},
+    {"zoo", "io", "metrics", "analytic"},
     {"training"},
     {"plots"},
     {"report"},

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,10 +34,15 @@ import torch
 import torch.nn.functional as F
 
 from autoencoders._utils import unwrap_model
-from autoencoders.blocks.layers import apply_output_activation, nonnegative_number
+from autoencoders.blocks.layers import (
+    apply_output_activation,
+    nonnegative_number,
+    output_activation_grad,
+)
 from autoencoders.registry import losses
 
 __all__ = [
+    "AnalyticGrads",
     "CapacityELBOLoss",
     "ELBOLoss",
     "IWAELoss",
@@ -48,10 +54,14 @@ __all__ = [
     "default_loss",
     "reconstruction_mean",
     "summed_bce_with_logits",
+    "reconstruction_analytic",
     "reconstruction_per_sample",
 ]
 
 RECON_KINDS = ("auto", "bce", "mse")
+
+#: A loss's analytic gradients: ``grads(weight) -> (grad_logits, kl_weight)``.
+AnalyticGrads = Callable[[float], tuple[torch.Tensor, float]]
 
 
 @dataclass
@@ -278,6 +288,39 @@ def reconstruction_mean(output: Any, target: torch.Tensor, kind: str = "auto") -
     return total / max(1, samples)
 
 
+def reconstruction_analytic(
+    output: Any, target: torch.Tensor, kind: str = "auto"
+) -> tuple[torch.Tensor, Callable[[float], torch.Tensor]]:
+    """:func:`reconstruction_mean` without a graph (one code per input), and
+    ``grad(weight)``: ``weight`` times its gradient with respect to the logits, written out.
+
+    The reconstruction term of the analytic training step (:mod:`autoencoders.analytic`).
+
+    Example:
+        >>> import autoencoders
+        >>> out = autoencoders.build("vae", h=8, z=2)(x := torch.rand(4, 1, 28, 28))
+        >>> value, grad = reconstruction_analytic(out, x)
+        >>> bool(torch.isclose(value, reconstruction_mean(out, x))), grad(1.0).shape
+        (True, torch.Size([4, 1, 28, 28]))
+    """
+    with torch.no_grad():
+        logits, target, kind, _ = _checked(output, target, kind)
+        n, act = max(1, len(logits)), output.output_activation
+        if kind == "bce":
+            value = _SummedBCEWithLogits.forward(logits, target) / n
+        else:
+            y = apply_output_activation(logits, act)
+            value = F.mse_loss(y, target, reduction="sum") / n
+
+    def grad(weight: float) -> torch.Tensor:
+        with torch.no_grad():
+            if kind == "bce":  # d/dz of softplus(z) - z t
+                return (torch.sigmoid(logits) - target).mul_(weight / n)
+            return output_activation_grad((y - target).mul_(2.0 * weight / n), y, act)
+
+    return value, grad
+
+
 @losses.register("reconstruction", aliases=("recon", "ae"))
 class ReconstructionLoss:
     """Reconstruction only (the plain / denoising autoencoder's loss); any KL is ignored.
@@ -304,6 +347,12 @@ class ReconstructionLoss:
     def __call__(self, output: Any, target: torch.Tensor) -> LossOutput:
         r = reconstruction_mean(output, target, self.recon)
         return add_block_terms(r, {"recon": r}, output)
+
+    def analytic(self, output: Any, target: torch.Tensor) -> tuple[LossOutput, AnalyticGrads]:
+        """The loss without a graph, and ``grads(weight) -> (grad_logits, kl_weight)`` for
+        :mod:`autoencoders.analytic` (an output without block terms)."""
+        r, grad = reconstruction_analytic(output, target, self.recon)
+        return LossOutput(total=r, parts={"recon": r}), lambda w: (grad(w), 0.0)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(recon={self.recon!r})"
@@ -383,6 +432,16 @@ class ELBOLoss:
         # beta = 1 (the VAE) adds the KL as it is: the same number, one kernel less
         total = r + kl if self.beta == 1.0 else r + self.beta * kl
         return add_block_terms(total, {"recon": r, "kl": kl}, output)
+
+    def analytic(self, output: Any, target: torch.Tensor) -> tuple[LossOutput, AnalyticGrads]:
+        """The loss without a graph, and ``grads(weight) -> (grad_logits, kl_weight)``, the
+        second the derivative with respect to each sample's ``kl``, for
+        :mod:`autoencoders.analytic` (an output without block terms)."""
+        r, grad = reconstruction_analytic(output, target, self.recon)
+        kl = _require_kl(output).mean()
+        total = r + kl if self.beta == 1.0 else r + self.beta * kl
+        n = max(1, len(output.kl))
+        return LossOutput(total, {"recon": r, "kl": kl}), lambda w: (grad(w), self.beta * w / n)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(recon={self.recon!r}, beta={self.beta})"

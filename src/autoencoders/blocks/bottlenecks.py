@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
+from autoencoders.blocks.analytic import (
+    linear_forward,
+    module_unsupported,
+    sequential_forward,
+    sequential_unsupported,
+)
 from autoencoders.blocks.base import Bottleneck, BottleneckOutput
 from autoencoders.blocks.layers import make_activation, nonnegative_number, positive_int
 from autoencoders.registry import bottlenecks, priors
@@ -12,7 +20,11 @@ from autoencoders.registry import bottlenecks, priors
 #: Scales of the IMQ kernel, times ``2 z`` (Tolstikhin et al. 2018 sum over these).
 IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
+#: A bottleneck's analytic backward: ``(grad_z, kl_weight) -> grad_h``.
+AnalyticBackward = Callable[[torch.Tensor, float], torch.Tensor]
+
 __all__ = [
+    "AnalyticBackward",
     "DeterministicBottleneck",
     "GaussianBottleneck",
     "MMDBottleneck",
@@ -65,6 +77,23 @@ class DeterministicBottleneck(Bottleneck):
 
     def forward(self, h: torch.Tensor) -> BottleneckOutput:
         return BottleneckOutput(z=self.act(self.fc(h)))
+
+    def analytic_unsupported(self) -> str | None:
+        """``None`` when :meth:`analytic_forward` computes what ``forward`` does, else why not."""
+        return sequential_unsupported([self.fc, self.act])
+
+    def analytic_forward(self, h: torch.Tensor) -> tuple[BottleneckOutput, AnalyticBackward]:
+        """``forward(h)`` without a graph, and its backward ``(grad_z, kl_weight) -> grad_h``
+        (no KL here: ``kl_weight`` is ignored). See :mod:`autoencoders.blocks.analytic`.
+
+        Example:
+            >>> b = DeterministicBottleneck(in_features=4, z=2)
+            >>> out, backward = b.analytic_forward(torch.ones(3, 4))
+            >>> backward(torch.ones(3, 2), 0.0).shape
+            torch.Size([3, 4])
+        """
+        z, back = sequential_forward([self.fc, self.act], h)
+        return BottleneckOutput(z=z), lambda grad_z, kl_weight=0.0: back(grad_z)
 
 
 @bottlenecks.register("gaussian", aliases=("vae", "normal"))
@@ -139,6 +168,60 @@ class GaussianBottleneck(Bottleneck):
         else:
             z = mean
         return BottleneckOutput(z=z, mean=mean, logvar=logvar, kl=gaussian_kl(mean, logvar))
+
+    def analytic_unsupported(self) -> str | None:
+        """``None`` when :meth:`analytic_forward` computes what ``forward`` does (one code per
+        input), else why not."""
+        if self.samples != 1:
+            return f"GaussianBottleneck with samples={self.samples}"
+        return module_unsupported(self.mean) or module_unsupported(self.logvar)
+
+    def analytic_forward(
+        self, h: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> tuple[BottleneckOutput, AnalyticBackward]:
+        """``forward(h)`` (drawing as the mode says) without a graph, and its backward
+        ``(grad_z, kl_weight) -> grad_h``: ``kl_weight`` is the loss's derivative with respect
+        to each sample's ``kl`` (``beta / B`` for the ELBO). ``eps`` is drawn by the same call
+        as in ``forward``, so both consume the random stream alike. See
+        :mod:`autoencoders.blocks.analytic`.
+
+        Example:
+            >>> b = GaussianBottleneck(in_features=4, z=2)
+            >>> out, backward = b.analytic_forward(torch.ones(3, 4))
+            >>> out.kl.shape, backward(torch.ones(3, 2), 1 / 3).shape
+            (torch.Size([3]), torch.Size([3, 4]))
+        """
+        mean, back_mean = linear_forward(self.mean, h)
+        logvar, back_logvar = linear_forward(self.logvar, h)
+        sample = self.training or self.sample_in_eval
+        with torch.no_grad():
+            var = logvar.exp()
+            if sample:
+                eps = torch.randn(
+                    mean.shape, generator=generator, device=mean.device, dtype=mean.dtype
+                )
+                std = torch.exp(0.5 * logvar)
+                z = mean + std * eps
+            else:
+                z = mean
+            # gaussian_kl's formula, keeping exp(logvar) for the backward
+            kl = 0.5 * torch.sum(mean.pow(2) + var - 1.0 - logvar, dim=1)
+
+        def backward(grad_z: torch.Tensor, kl_weight: float) -> torch.Tensor:
+            with torch.no_grad():
+                grad_mean, grad_logvar = grad_z, None
+                if sample:  # dz/dlogvar = eps * std / 2
+                    grad_logvar = (grad_z * eps).mul_(std).mul_(0.5)
+                if kl_weight:  # dkl/dmean = mean, dkl/dlogvar = (exp(logvar) - 1) / 2
+                    grad_mean = grad_mean.add(mean, alpha=kl_weight)
+                    from_kl = (var - 1.0).mul_(0.5 * kl_weight)
+                    grad_logvar = from_kl if grad_logvar is None else grad_logvar.add_(from_kl)
+            grad_h = back_mean(grad_mean)
+            if grad_logvar is not None:
+                grad_h = grad_h + back_logvar(grad_logvar)  # type: ignore[operator]
+            return grad_h  # type: ignore[return-value]
+
+        return BottleneckOutput(z=z, mean=mean, logvar=logvar, kl=kl), backward
 
     def sample_prior(
         self,

@@ -13,6 +13,11 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from autoencoders.blocks.analytic import (
+    Backward,
+    sequential_forward,
+    sequential_unsupported,
+)
 from autoencoders.blocks.base import Decoder
 from autoencoders.blocks.layers import (
     check_output_activation,
@@ -88,6 +93,25 @@ class MLPDecoder(Decoder):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         _check_latent(z, self.z_dim, "MLPDecoder")
         return self.net(z).reshape(z.shape[0], *self.output_shape)
+
+    def analytic_unsupported(self) -> str | None:
+        """``None`` when :meth:`analytic_forward` computes what ``forward`` does, else why not."""
+        return sequential_unsupported(self.net)
+
+    def analytic_forward(self, z: torch.Tensor) -> tuple[torch.Tensor, Backward]:
+        """``forward(z)`` without a graph, and its backward: the logits' gradient in, the
+        parameters' gradients filled, the code's gradient out. See
+        :mod:`autoencoders.blocks.analytic`.
+
+        Example:
+            >>> dec = MLPDecoder(z=2, output_shape=(1, 2, 2), hidden=(3,))
+            >>> logits, backward = dec.analytic_forward(torch.ones(5, 2))
+            >>> logits.shape, backward(torch.ones(5, 1, 2, 2)).shape
+            (torch.Size([5, 1, 2, 2]), torch.Size([5, 2]))
+        """
+        _check_latent(z, self.z_dim, "MLPDecoder")
+        y, back = sequential_forward(self.net, z)
+        return y.reshape(z.shape[0], *self.output_shape), lambda g: back(g.reshape(len(g), -1))
 
 
 @decoders.register("conv", aliases=("deconv", "cnn"))

@@ -9,6 +9,11 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from autoencoders.blocks.analytic import (
+    Backward,
+    sequential_forward,
+    sequential_unsupported,
+)
 from autoencoders.blocks.base import Encoder
 from autoencoders.blocks.layers import (
     conv_out,
@@ -99,6 +104,29 @@ class MLPEncoder(Encoder):
                 )
             flat = torch.cat([flat, condition.to(flat.dtype)], dim=1)
         return self.net(flat)
+
+    def analytic_unsupported(self) -> str | None:
+        """``None`` when :meth:`analytic_forward` computes what ``forward`` does (no condition,
+        a stack of :func:`~autoencoders.blocks.analytic.sequential_forward`'s layers), else
+        why not."""
+        if self.condition_features:
+            return "MLPEncoder with condition_features"
+        return sequential_unsupported(self.net)
+
+    def analytic_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Backward]:
+        """``forward(x)`` without a graph, and its backward, which fills the parameters'
+        gradients (the input, being data, gets none). See :mod:`autoencoders.blocks.analytic`.
+
+        Example:
+            >>> enc = MLPEncoder(input_shape=(4,), hidden=(3,))
+            >>> h, backward = enc.analytic_forward(torch.ones(2, 4))
+            >>> torch.equal(h, enc(torch.ones(2, 4))), backward(torch.ones(2, 3))
+            (True, None)
+            >>> enc.net[0].weight.grad.shape
+            torch.Size([3, 4])
+        """
+        _check_input(x, self.input_shape, "MLPEncoder")
+        return sequential_forward(self.net, x.reshape(x.shape[0], -1), input_grad=False)
 
 
 @encoders.register("conv", aliases=("cnn",))

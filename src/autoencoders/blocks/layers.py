@@ -15,6 +15,7 @@ __all__ = [
     "conv_out",
     "conv_transpose_out",
     "make_activation",
+    "output_activation_grad",
     "per_layer",
 ]
 
@@ -80,6 +81,24 @@ def apply_output_activation(logits: torch.Tensor, name: str) -> torch.Tensor:
     if key == "relu":
         return torch.relu(logits)
     return logits
+
+
+def output_activation_grad(grad: torch.Tensor, y: torch.Tensor, name: str) -> torch.Tensor:
+    """The gradient with respect to the logits of ``y = apply_output_activation(logits, name)``,
+    given ``grad`` with respect to ``y`` (autograd's own backward kernels).
+
+    Example:
+        >>> output_activation_grad(torch.ones(2), torch.full((2,), 0.5), "sigmoid")
+        tensor([0.2500, 0.2500])
+    """
+    key = check_output_activation(name)
+    if key == "sigmoid":
+        return torch.ops.aten.sigmoid_backward(grad, y)
+    if key == "tanh":
+        return torch.ops.aten.tanh_backward(grad, y)
+    if key == "relu":
+        return torch.ops.aten.threshold_backward(grad, y, 0)
+    return grad
 
 
 def per_layer(value: Any, n: int, what: str) -> list[Any]:

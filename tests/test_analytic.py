@@ -1,0 +1,266 @@
+"""The analytic training step trains the same model as autograd: losses, gradients, whole fits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import autoencoders
+from autoencoders.analytic import AnalyticStep, step_unsupported
+from autoencoders.blocks import MLPEncoder
+from autoencoders.losses import CapacityELBOLoss, ELBOLoss, ReconstructionLoss, default_loss
+from autoencoders.training import Trainer
+
+SMALL = {"h": 24, "z": 3}
+#: Zoo models the analytic step trains, and the ones it leaves to autograd (with why).
+SUPPORTED = ["ae", "vae", "beta_vae", "dae", "linear_ae"]
+DECLINED = {
+    "contractive_ae": "a model with regularizers",
+    "sparse_ae": "a model with regularizers",
+    "cvae": "a conditional model",
+    "iwae": "GaussianBottleneck with samples=5",
+    "small_conv_ae": "ConvEncoder has no analytic_forward",
+    "vq_vae": "VQBottleneck has no analytic_forward",
+    "wae_mmd": "MMDBottleneck has no analytic_forward",
+}
+
+
+def _small(name: str) -> nn.Module:
+    kwargs = {} if name in ("linear_ae", "small_conv_ae") else dict(SMALL)
+    if name == "iwae":
+        kwargs["k"] = 5
+    if name == "vq_vae":
+        kwargs["z"] = 8
+    return autoencoders.build(name, **kwargs)
+
+
+def _both(model: nn.Module, loss, x: torch.Tensor, seed: int = 3):
+    """(analytic loss output, grads) and (autograd loss output, grads), the same draws."""
+    model.train()
+    torch.manual_seed(seed)
+    out, backward = AnalyticStep(model, loss)(x)
+    backward()
+    analytic = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(seed)
+    ref = loss(model(x), x)
+    ref.total.backward()
+    reference = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad(set_to_none=True)
+    return (out, analytic), (ref, reference)
+
+
+@pytest.mark.parametrize("name", SUPPORTED)
+def test_supported_models_have_autograds_loss_and_gradients(name: str) -> None:
+    torch.manual_seed(0)
+    model = _small(name)
+    loss = default_loss(model)
+    assert step_unsupported(model, loss) is None
+    x = torch.rand(16, *model.input_shape)
+    (out, analytic), (ref, reference) = _both(model, loss, x)
+    assert out.total.grad_fn is None
+    torch.testing.assert_close(out.total, ref.total.detach(), rtol=1e-5, atol=0)
+    assert list(out.parts) == list(ref.parts)
+    for key in ref.parts:
+        torch.testing.assert_close(out.parts[key], ref.parts[key].detach(), rtol=1e-5, atol=0)
+    for a, r in zip(analytic, reference, strict=True):
+        torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-7)
+
+
+def test_the_784_400_20_vae_to_1e_5() -> None:
+    torch.manual_seed(0)
+    model = autoencoders.build("vae", h=400, z=20)
+    assert model.num_parameters() == 652_824
+    x = torch.rand(128, 1, 28, 28)
+    (out, analytic), (ref, reference) = _both(model, ELBOLoss(), x)
+    assert abs(out.total.item() - ref.total.item()) <= 1e-5 * abs(ref.total.item())
+    for a, r in zip(analytic, reference, strict=True):
+        torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-7)
+
+
+_MSE_LOSSES = [ELBOLoss("mse"), ReconstructionLoss("mse"), ELBOLoss("mse", beta=0.5)]
+_CASES = [(loss, act) for loss in _MSE_LOSSES for act in ("tanh", "identity", "relu", "sigmoid")]
+_CASES += [(ELBOLoss(beta=0.5), "sigmoid"), (ReconstructionLoss(), "sigmoid")]  # BCE: sigmoid only
+
+
+@pytest.mark.parametrize(("loss", "output_activation"), _CASES)
+def test_losses_and_output_activations(loss, output_activation: str) -> None:
+    torch.manual_seed(0)
+    model = autoencoders.build("vae", output_activation=output_activation, **SMALL)
+    x = torch.rand(8, 1, 28, 28)
+    assert step_unsupported(model, loss) is None
+    (out, analytic), (ref, reference) = _both(model, loss, x)
+    torch.testing.assert_close(out.total, ref.total.detach(), rtol=1e-5, atol=1e-6)
+    for a, r in zip(analytic, reference, strict=True):
+        torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-7)
+
+
+def test_backward_scales_and_accumulates() -> None:
+    torch.manual_seed(0)
+    model, loss = _small("vae").train(), ELBOLoss()
+    x = torch.rand(8, 1, 28, 28)
+    torch.manual_seed(1)
+    _, backward = AnalyticStep(model, loss)(x)
+    backward(0.5)
+    half = [p.grad.clone() for p in model.parameters()]
+    backward(0.5)  # adds to .grad, as a second loss.backward() would
+    for h, p in zip(half, model.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, 2 * h)
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(1)
+    _, backward = AnalyticStep(model, loss)(x)
+    backward()
+    for h, p in zip(half, model.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, 2 * h)
+
+
+@pytest.mark.parametrize("name", sorted(DECLINED))
+def test_other_models_are_left_to_autograd(name: str) -> None:
+    model = _small(name)
+    reason = DECLINED[name]
+    assert step_unsupported(model, default_loss(model)) == reason
+    assert Trainer(model, progress=False).step_kind == f"autograd ({reason})"
+
+
+def test_what_the_step_declines() -> None:
+    vae = _small("vae")
+    assert step_unsupported(vae, lambda out, x: ELBOLoss()(out, x)) == "function has no analytic"
+    assert step_unsupported(vae, CapacityELBOLoss()) == "CapacityELBOLoss has no analytic"
+
+    class Weighted(ELBOLoss):
+        def __call__(self, output, target):
+            return super().__call__(output, target)
+
+    assert step_unsupported(vae, Weighted()) == "Weighted overrides __call__ but not analytic"
+    assert step_unsupported(nn.Linear(2, 2), ELBOLoss()) == "Linear is not an Autoencoder"
+    double = _small("vae").double()
+    assert (
+        step_unsupported(double, ELBOLoss()) == "parameters of dtype torch.float64 (float32 only)"
+    )
+
+    hooked = _small("vae")
+    hooked.decoder.register_forward_hook(lambda *a: None)
+    assert step_unsupported(hooked, ELBOLoss()) == "MLPDecoder has hooks"
+    tensor_hook = _small("vae")
+    tensor_hook.bottleneck.mean.weight.register_hook(lambda g: g)
+    assert step_unsupported(tensor_hook, ELBOLoss()) == "a parameter has gradient hooks"
+    handle = nn.modules.module.register_module_forward_hook(lambda *a: None)
+    try:
+        assert step_unsupported(_small("vae"), ELBOLoss()) == "global module hooks are registered"
+    finally:
+        handle.remove()
+    assert step_unsupported(_small("vae"), ELBOLoss()) is None
+
+
+def test_a_subclass_that_changes_forward_is_declined() -> None:
+    class Doubling(MLPEncoder):
+        def forward(self, x, condition=None):
+            return 2 * super().forward(x, condition)
+
+    model = autoencoders.Autoencoder(
+        encoder=Doubling(input_shape=(1, 28, 28), hidden=(8,)),
+        bottleneck=_small("vae").bottleneck.__class__(in_features=8, z=2),
+        decoder=_small("vae").decoder.__class__(z=2, hidden=(8,)),
+    )
+    assert step_unsupported(model, ELBOLoss()) == (
+        "Doubling overrides forward but not analytic_forward"
+    )
+
+
+class _ScaledEncoder(nn.Module):
+    """A user's encoder with its own analytic gradient: ``h = 3 x W^T``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.input_shape = (1, 28, 28)
+        self.out_features = 6
+        self.weight = nn.Parameter(torch.randn(6, 784) * 0.01)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 3 * x.reshape(len(x), -1) @ self.weight.t()
+
+    def analytic_forward(self, x: torch.Tensor):
+        flat = x.reshape(len(x), -1)
+        h = 3 * flat @ self.weight.detach().t()
+
+        def backward(g: torch.Tensor) -> None:
+            grad = 3 * g.t() @ flat
+            self.weight.grad = grad if self.weight.grad is None else self.weight.grad + grad
+
+        return h, backward
+
+
+def test_a_users_block_joins_the_analytic_step() -> None:
+    torch.manual_seed(0)
+    base = _small("vae")
+    model = autoencoders.Autoencoder(
+        encoder=_ScaledEncoder(),
+        bottleneck=base.bottleneck.__class__(in_features=6, z=2),
+        decoder=base.decoder.__class__(z=2, hidden=(8,)),
+    )
+    assert step_unsupported(model, ELBOLoss()) is None
+    (out, analytic), (ref, reference) = _both(model, ELBOLoss(), torch.rand(4, 1, 28, 28))
+    torch.testing.assert_close(out.total, ref.total.detach())
+    for a, r in zip(analytic, reference, strict=True):
+        torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-6)  # its own order of products
+
+
+# -- in the Trainer ------------------------------------------------------------------------
+
+
+def _fit(name: str, analytic: bool, x: torch.Tensor, **options) -> tuple[Trainer, list]:
+    torch.manual_seed(0)
+    model = _small(name)
+    trainer = Trainer(
+        model, epochs=2, batch_size=16, progress=False, analytic=analytic, seed=5, **options
+    )
+    history = trainer.fit(x, val=x[:16])
+    return trainer, history
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("vae", {}),
+        ("dae", {}),  # the noise draws come first, as in model(x)
+        ("beta_vae", {"grad_clip": 0.5, "scheduler": "cosine"}),
+        ("ae", {"nonfinite": "skip", "optimizer": "sgd"}),
+    ],
+)
+def test_a_fit_is_the_same_with_and_without_the_analytic_step(name: str, options) -> None:
+    x = torch.rand(72, 1, 28, 28)  # 4 full batches and one of 8
+    fast, h_fast = _fit(name, True, x, **options)
+    slow, h_slow = _fit(name, False, x, **options)
+    assert fast.step_kind == "analytic"
+    assert slow.step_kind == "autograd (analytic=False)"
+    for a, b in zip(h_fast, h_slow, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            if key not in ("seconds", "samples_per_s"):
+                assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
+    for a, b in zip(fast.model.parameters(), slow.model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_the_trainer_says_why_it_uses_autograd() -> None:
+    vae = _small("vae")
+    assert Trainer(vae, progress=False).step_kind == "analytic"
+    assert Trainer(vae, amp="bf16", device="cpu").step_kind == "autograd (amp)"
+    trainer = Trainer(vae, compile=True, compile_backend="eager")
+    assert trainer.step_kind == "autograd (compile)"
+    with torch.autograd.set_detect_anomaly(True):
+        assert Trainer(vae).step_kind.startswith("autograd (anomaly")
+    with pytest.raises(TypeError, match="analytic must be True or False, got 'yes'"):
+        Trainer(vae, analytic="yes")
+
+
+def test_a_nan_loss_is_still_caught() -> None:
+    x = torch.rand(32, 1, 28, 28)
+    model = _small("ae")
+    with torch.no_grad():
+        model.decoder.net[-1].bias.fill_(float("nan"))
+    trainer = Trainer(model, epochs=1, batch_size=16, progress=False)
+    assert trainer.step_kind == "analytic"
+    with pytest.raises(autoencoders.training.NonFiniteLossError):
+        trainer.fit(x)
