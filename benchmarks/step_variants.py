@@ -10,9 +10,12 @@ This is how the changes on :doc:`performance` (docs) were kept or dropped.
 
 Variants (the first listed is the reference):
 
-* ``library`` — what the Trainer does: ``ELBOLoss()(model(x), x)``, backward,
-  :class:`~autoencoders.training.fusedstep.FusedAdamStep`, ``clear_grads``;
-* ``optimizer.step()`` — the same with ``optimizer.step()`` and ``zero_grad()``;
+* ``library`` — what the Trainer does: the analytic step
+  (:class:`~autoencoders.analytic.AnalyticStep`: forward, ``ELBOLoss`` and the gradients
+  without autograd), :class:`~autoencoders.training.fusedstep.FusedAdamStep`, ``clear_grads``;
+* ``autograd`` — the Trainer's step with ``analytic=False``: ``ELBOLoss()(model(x), x)``,
+  ``backward()``, the same optimizer step. The variants below are autograd steps too;
+* ``optimizer.step()`` — the autograd step with ``optimizer.step()`` and ``zero_grad()``;
 * ``fused heads`` — mean and log-variance from one ``(400, 40)`` product of the two heads'
   concatenated weights (the same parameters);
 * ``BCE log of products`` — the BCE's ``sum(log(sigmoid(|z|)))`` as the log of products of 64
@@ -41,6 +44,7 @@ import torch
 import torch.nn.functional as F
 
 import autoencoders
+from autoencoders.analytic import AnalyticStep
 from autoencoders.blocks.base import BottleneckOutput
 from autoencoders.blocks.bottlenecks import GaussianBottleneck, gaussian_kl
 from autoencoders.losses import ELBOLoss, _SummedBCEWithLogits, summed_bce_with_logits
@@ -106,7 +110,8 @@ def _inline(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 _ELBO = ELBOLoss()
 VARIANTS: dict[str, dict] = {
-    "library": {},
+    "library": {"analytic": True},
+    "autograd": {},
     "optimizer.step()": {"plain_step": True},
     "fused heads": {"heads": True},
     "BCE log of products": {"loss": _elbo_with(_LogOfProducts.apply)},
@@ -115,7 +120,9 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-def make_step(x: torch.Tensor, *, heads=False, plain_step=False, loss=None) -> Callable[[], None]:
+def make_step(
+    x: torch.Tensor, *, heads=False, plain_step=False, loss=None, analytic=False
+) -> Callable[[], None]:
     """A closure making one training step of a new VAE on the next batch of ``x``."""
     torch.manual_seed(0)
     model = autoencoders.build("vae", h=400, z=20).train()
@@ -126,12 +133,16 @@ def make_step(x: torch.Tensor, *, heads=False, plain_step=False, loss=None) -> C
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(1))
     n_batches, at = len(x) // BATCH, [0]
     compute = loss or (lambda m, xb: _ELBO(m(xb), xb).total)
+    by_hand = AnalyticStep(model, _ELBO)
 
     def step() -> None:
         i = at[0] % n_batches
         at[0] += 1
         xb = x.index_select(0, perm[i * BATCH : (i + 1) * BATCH])
-        compute(model, xb).backward()
+        if analytic:
+            by_hand(xb)[1]()
+        else:
+            compute(model, xb).backward()
         if plain_step:
             opt.step()
             opt.zero_grad(set_to_none=True)

@@ -237,6 +237,7 @@ def test_step_variants_runs_and_prints_every_variant() -> None:
             rows[name] = (_number(ms), _number(speed))
     assert list(rows) == [
         "library",
+        "autograd",
         "optimizer.step()",
         "fused heads",
         "BCE log of products",

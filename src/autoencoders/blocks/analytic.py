@@ -191,19 +191,30 @@ def _linear(layer: nn.Linear, x: torch.Tensor, input_grad: bool) -> tuple[torch.
     y = F.linear(x, weight, bias)
 
     def backward(g: torch.Tensor) -> torch.Tensor | None:
-        gx = g.mm(weight) if input_grad else None
         if weight.requires_grad:
             accumulate_grad(weight, g.t().mm(x))
         if bias is not None and bias.requires_grad:
             accumulate_grad(bias, g.sum(0))
-        return gx
+        return g.mm(weight) if input_grad else None
 
     return y, backward
 
 
-def _activation_forward(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, Backward]:
+# Activations whose gradient needs only their output: on a Linear's fresh output (which no
+# backward keeps) they run in place, one buffer fewer per layer.
+_IN_PLACE: dict[type[nn.Module], Callable[[torch.Tensor], torch.Tensor]] = {
+    nn.ReLU: torch.relu_,
+    nn.Sigmoid: torch.sigmoid_,
+    nn.Tanh: torch.tanh_,
+}
+
+
+def _activation_forward(
+    module: nn.Module, x: torch.Tensor, fresh: bool
+) -> tuple[torch.Tensor, Backward]:
     forward, gradient = ACTIVATION_GRADIENTS[type(module)]
-    y = forward(module, x)
+    in_place = _IN_PLACE.get(type(module)) if fresh else None
+    y = forward(module, x) if in_place is None else in_place(x)
     return y, lambda g: gradient(module, g, x, y)
 
 
@@ -224,16 +235,18 @@ def sequential_forward(
     """
     backwards: list[Backward] = []
     needs = input_grad
+    fresh = False  # x is a Linear's output that only this pass holds
     with torch.no_grad():
         for m in seq:
             kind = type(m)
             if kind is nn.Linear:
                 x, back = _linear(m, x, needs)
-                needs = True
+                needs = fresh = True
             elif kind is nn.Identity or kind is nn.Dropout:
                 continue
             else:
-                x, back = _activation_forward(m, x)
+                x, back = _activation_forward(m, x, fresh)
+                fresh = False
             backwards.append(back)
     backwards.reverse()
 

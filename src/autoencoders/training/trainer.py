@@ -409,6 +409,7 @@ class Trainer:
         reason = self._autograd_reason()
         analytic = AnalyticStep(self.model, loss_fn) if reason is None else None
         logger.debug("training step: %s", "analytic" if analytic else f"autograd ({reason})")
+        backward = None
         for x, y, scale in batches:
             if set_step is not None:
                 set_step(state.global_step)
@@ -430,6 +431,7 @@ class Trainer:
                     rt.backward(total * scale if scale != 1.0 else total)
                 rt.step(opt)
                 meter.add(total, out.parts, x.shape[0])
+            backward = None  # frees this step's activations before the next forward pass
             clear_grads(opt)
             if per_step is not None:
                 per_step.step()
