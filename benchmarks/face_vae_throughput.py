@@ -500,6 +500,11 @@ def main(argv: list[str] | None = None) -> int:
     for flag, value in (("images", n), ("rounds", rounds), ("steps", steps)):
         if value < 1:
             p.error(f"--{flag} must be >= 1, got {value}")
+    if args.part != "data" and n < steps * max(batches):
+        p.error(
+            f"--images {n} is too few for {steps} steps of batch {max(batches)} per round: "
+            f"give at least {steps * max(batches)} images, or fewer --steps"
+        )
     work = args.work or Path(tempfile.mkdtemp(prefix="face-vae-bench-"))
     root = work / f"jpegs-{n}"
     t0 = time.perf_counter()

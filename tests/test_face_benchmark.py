@@ -119,6 +119,12 @@ def test_gpu_commands_parse_and_refuse_without_cuda() -> None:
     )
     commands = [line.split() for line in dry.stdout.splitlines()]
     assert len(commands) == 3
+    one = subprocess.run(
+        ["bash", str(script), "--dry-run", "face-vae"], capture_output=True, text=True, check=True
+    )
+    assert one.stdout.split() == commands[2]
+    bad = subprocess.run(["bash", str(script), "--dry-run", "gpu"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown step 'gpu'" in bad.stderr
     tests = [c for c in commands if c[1:3] == ["-m", "pytest"]]
     files = [arg for arg in tests[0] if arg.endswith(".py")]
     assert len(tests) == 1 and files and all((SCRIPT.parents[1] / f).is_file() for f in files)
@@ -131,6 +137,16 @@ def test_gpu_commands_parse_and_refuse_without_cuda() -> None:
         )
         assert proc.returncode == 2, proc.stderr
         assert "CUDA is not available" in proc.stderr, proc.stderr
+
+
+def test_too_few_images_for_the_steps_are_refused_up_front() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--part", "train", "--images", "100", "--steps", "2"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "--images 100 is too few for 2 steps of batch 128 per round" in proc.stderr
 
 
 def test_unknown_device_is_refused() -> None:

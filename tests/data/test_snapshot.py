@@ -162,3 +162,20 @@ def test_a_snapshot_of_an_iterator_keeps_its_files(tmp_path: Path) -> None:
     files = _images(tmp_path, ["a.png", "b.png"])
     snap = FileSnapshot.take(iter(files))
     assert snap.files == tuple(files) and snap.records == FileSnapshot.take(files).records
+
+
+def test_a_listing_that_lacks_a_splits_file_is_refused_by_name(tmp_path: Path, monkeypatch) -> None:
+    from autoencoders.data.images import image_splits
+
+    monkeypatch.setenv("AUTOENCODERS_CACHE", str(tmp_path / "c"))
+    files = _images(tmp_path / "img", ["0.png", "1.png"])
+    splits = {"train": [str(f) for f in files], "val": [], "test": []}  # str, not Path
+    labels = {"train": [-1, -1], "val": [], "test": []}
+    common = dict(name="x", channels=3, image_size=None, native_size=(5, 6), pixel_range=(0.0, 1.0),
+                  num_classes=None, class_names=None, source=str(tmp_path), in_memory=True)  # fmt: skip
+    with pytest.raises(
+        ValueError, match=r"the 'train' split's file '.*0\.png' is not in the listing"
+    ):
+        image_splits(splits, labels, listing=FileSnapshot.take(files), **common)
+    ok = image_splits(splits, labels, listing=FileSnapshot.take(splits["train"]), **common)
+    assert ok.sizes() == {"train": 2, "val": 0, "test": 0}

@@ -289,13 +289,19 @@ def _uint8_sets(
 ) -> dict[str, Dataset]:
     """Every split as a :class:`UInt8ImageDataset` over one uint8 tensor of all the files."""
     row = {f: i for i, f in enumerate(everything)}
+    rows: dict[str, list[int]] = {}
+    for key in DataSplits.SPLITS:
+        try:
+            rows[key] = [row[f] for f in files[key]]
+        except KeyError as missing:
+            raise ValueError(
+                f"the {key!r} split's file {missing.args[0]!r} is not in the listing the "
+                "images were read from; give image_splits a listing of every file of the "
+                "splits (paths of the same type and spelling)"
+            ) from None
     return {
         key: UInt8ImageDataset(
-            images,
-            labels[key],
-            pixel_range=pixel_range,
-            rows=[row[f] for f in files[key]],
-            flatten=flatten,
+            images, labels[key], pixel_range=pixel_range, rows=rows[key], flatten=flatten
         )
         for key in DataSplits.SPLITS
     }
