@@ -2,8 +2,9 @@
 
 Each variant owns a model (the same initial weights), a fused Adam and its own stream of
 Fashion-MNIST batches (synthetic data of that shape without the files). The variants take one
-step each in turn, ``a b c c b a a b c ...``, for ``--steps`` steps, and the table shows the
-median milliseconds per step and each variant's speed relative to the first. A step costs a
+step each in turn, in rotation (``a b c b c a c a b ...``: never two steps of one variant in a
+row, whose second would find the first's weights in the cache), for ``--steps`` steps, and the
+table shows the median milliseconds per step and each variant's speed relative to the first. A step costs a
 few milliseconds, so neighbouring steps of two variants see the same state of a shared,
 drifting machine: differences of 2-3 % are resolved where whole-run medians vary by 20 %.
 This is how the changes on :doc:`performance` (docs) were kept or dropped.
@@ -171,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
             step()
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(args.steps):
-        for name in names if r % 2 == 0 else names[::-1]:
+        # rotate, a b c, b c a, c a b, ...: no variant takes two steps in a row (a second
+        # step right after one's own finds its weights and state in the cache, as the first
+        # and last variants would at every turn of a b c c b a)
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
             t0 = time.perf_counter()
             steps[name]()
             times[name].append(time.perf_counter() - t0)

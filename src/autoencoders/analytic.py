@@ -137,6 +137,18 @@ class AnalyticStep:
         self.model, self.loss = model, loss
 
     def __call__(self, x: torch.Tensor) -> tuple[LossOutput, StepBackward]:
+        with torch.no_grad():  # once for the whole pass: the blocks then open no context
+            values, grads, backs = self._forward(x)
+
+        def backward(scale: float = 1.0) -> None:
+            back_encoder, back_bottleneck, back_decoder = backs
+            with torch.no_grad():
+                grad_logits, kl_weight = grads(scale)
+                back_encoder(back_bottleneck(back_decoder(grad_logits), kl_weight))
+
+        return values, backward
+
+    def _forward(self, x: torch.Tensor) -> tuple[LossOutput, Any, tuple[Any, Any, Any]]:
         model = self.model
         clean = x
         x = model_input(
@@ -145,8 +157,7 @@ class AnalyticStep:
         )  # fmt: skip
         corrupted = None
         if model.training and model.noise is not None:
-            with torch.no_grad():
-                corrupted = x = model.noise(x)
+            corrupted = x = model.noise(x)
         h, back_encoder = model.encoder.analytic_forward(x)
         b, back_bottleneck = model.bottleneck.analytic_forward(h)
         if b.terms or b.stats:
@@ -161,12 +172,7 @@ class AnalyticStep:
             logvar=b.logvar, kl=b.kl, corrupted=corrupted,
         )  # fmt: skip
         values, grads = self.loss.analytic(output, clean)
-
-        def backward(scale: float = 1.0) -> None:
-            grad_logits, kl_weight = grads(scale)
-            back_encoder(back_bottleneck(back_decoder(grad_logits), kl_weight))
-
-        return values, backward
+        return values, grads, (back_encoder, back_bottleneck, back_decoder)
 
     def __repr__(self) -> str:
         return f"AnalyticStep({type(self.model).__name__}, {type(self.loss).__name__})"

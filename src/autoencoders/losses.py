@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from autoencoders._utils import unwrap_model
+from autoencoders.blocks.analytic import graph_free
 from autoencoders.blocks.layers import (
     apply_output_activation,
     nonnegative_number,
@@ -304,20 +305,24 @@ def reconstruction_analytic(
         >>> bool(torch.isclose(value, reconstruction_mean(out, x))), grad(1.0).shape
         (True, torch.Size([4, 1, 28, 28]))
     """
-    with torch.no_grad():
-        logits, target, kind, _ = _checked(output, target, kind)
-        n, act = max(1, len(logits)), output.output_activation
-        if kind == "bce":
-            value = _SummedBCEWithLogits.forward(logits, target) / n
-        else:
-            y = apply_output_activation(logits, act)
-            value = F.mse_loss(y, target, reduction="sum") / n
+    if torch.is_grad_enabled():  # the analytic step calls this with gradients off already
+        with torch.no_grad():
+            return reconstruction_analytic(output, target, kind)
+    logits, target, kind, _ = _checked(output, target, kind)
+    n, act = max(1, len(logits)), output.output_activation
+    if kind == "bce":
+        value = _SummedBCEWithLogits.forward(logits, target) / n
+    else:
+        y = apply_output_activation(logits, act)
+        value = F.mse_loss(y, target, reduction="sum") / n
+
+    def gradient(weight: float) -> torch.Tensor:
+        if kind == "bce":  # d/dz of softplus(z) - z t
+            return (torch.sigmoid(logits) - target).mul_(weight / n)
+        return output_activation_grad((y - target).mul_(2.0 * weight / n), y, act)
 
     def grad(weight: float) -> torch.Tensor:
-        with torch.no_grad():
-            if kind == "bce":  # d/dz of softplus(z) - z t
-                return (torch.sigmoid(logits) - target).mul_(weight / n)
-            return output_activation_grad((y - target).mul_(2.0 * weight / n), y, act)
+        return graph_free(gradient, weight)
 
     return value, grad
 

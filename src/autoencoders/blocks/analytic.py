@@ -41,7 +41,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
@@ -52,6 +52,7 @@ __all__ = [
     "ACTIVATION_GRADIENTS",
     "Backward",
     "accumulate_grad",
+    "graph_free",
     "has_hooks",
     "linear_forward",
     "module_unsupported",
@@ -164,6 +165,22 @@ def sequential_unsupported(seq: nn.Sequential | Sequence[nn.Module]) -> str | No
     return None
 
 
+def graph_free(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` without recording a graph: called at once when gradients are off already
+    (the analytic step turns them off once for each pass, so its blocks need no context of
+    their own), else inside ``torch.no_grad()``.
+
+    Example:
+        >>> w = torch.ones(2, requires_grad=True)
+        >>> graph_free(torch.mul, w, 3.0).requires_grad
+        False
+    """
+    if not torch.is_grad_enabled():
+        return fn(*args)
+    with torch.no_grad():
+        return fn(*args)
+
+
 def linear_forward(
     layer: nn.Linear, x: torch.Tensor, input_grad: bool = True
 ) -> tuple[torch.Tensor, Backward]:
@@ -176,14 +193,8 @@ def linear_forward(
         >>> backward(torch.ones(4, 2)) is None, lin.weight.grad.tolist()[0]
         (True, [4.0, 4.0, 4.0])
     """
-    with torch.no_grad():
-        y, back = _linear(layer, x, input_grad)
-
-    def backward(g: torch.Tensor) -> torch.Tensor | None:
-        with torch.no_grad():
-            return back(g)
-
-    return y, backward
+    y, back = graph_free(_linear, layer, x, input_grad)
+    return y, lambda g: graph_free(back, g)
 
 
 def _linear(layer: nn.Linear, x: torch.Tensor, input_grad: bool) -> tuple[torch.Tensor, Backward]:
@@ -233,30 +244,40 @@ def sequential_forward(
         >>> torch.equal(y, net(torch.ones(1, 2)))
         True
     """
+    y, backwards = graph_free(_sequential, seq, x, input_grad)
+
+    def backward(g: torch.Tensor) -> torch.Tensor | None:
+        gx = graph_free(_run_backwards, backwards, g)
+        return gx if input_grad else None
+
+    return y, backward
+
+
+def _sequential(
+    seq: Iterable[nn.Module], x: torch.Tensor, input_grad: bool
+) -> tuple[torch.Tensor, list[Backward]]:
     backwards: list[Backward] = []
     needs = input_grad
     fresh = False  # x is a Linear's output that only this pass holds
-    with torch.no_grad():
-        for m in seq:
-            kind = type(m)
-            if kind is nn.Linear:
-                x, back = _linear(m, x, needs)
-                needs = fresh = True
-            elif kind is nn.Identity or kind is nn.Dropout:
-                continue
-            else:
-                x, back = _activation_forward(m, x, fresh)
-                fresh = False
-            backwards.append(back)
+    for m in seq:
+        kind = type(m)
+        if kind is nn.Linear:
+            x, back = _linear(m, x, needs)
+            needs = fresh = True
+        elif kind is nn.Identity or kind is nn.Dropout:
+            continue
+        else:
+            x, back = _activation_forward(m, x, fresh)
+            fresh = False
+        backwards.append(back)
     backwards.reverse()
+    return x, backwards
 
-    def backward(g: torch.Tensor) -> torch.Tensor | None:
-        gx: torch.Tensor | None = g
-        with torch.no_grad():
-            for back in backwards:
-                gx = back(gx)  # type: ignore[arg-type]
-                if gx is None:
-                    return None
-        return gx if input_grad else None
 
-    return x, backward
+def _run_backwards(backwards: list[Backward], g: torch.Tensor) -> torch.Tensor | None:
+    gx: torch.Tensor | None = g
+    for back in backwards:
+        gx = back(gx)  # type: ignore[arg-type]
+        if gx is None:
+            return None
+    return gx

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from autoencoders.blocks.analytic import (
+    graph_free,
     linear_forward,
     module_unsupported,
     sequential_forward,
@@ -191,35 +192,39 @@ class GaussianBottleneck(Bottleneck):
             >>> out.kl.shape, backward(torch.ones(3, 2), 1 / 3).shape
             (torch.Size([3]), torch.Size([3, 4]))
         """
+        return graph_free(self._analytic, h, generator)
+
+    def _analytic(
+        self, h: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[BottleneckOutput, AnalyticBackward]:
         mean, back_mean = linear_forward(self.mean, h)
         logvar, back_logvar = linear_forward(self.logvar, h)
         sample = self.training or self.sample_in_eval
-        with torch.no_grad():
-            var = logvar.exp()
-            if sample:
-                eps = torch.randn(
-                    mean.shape, generator=generator, device=mean.device, dtype=mean.dtype
-                )
-                std = torch.exp(0.5 * logvar)
-                z = mean + std * eps
-            else:
-                z = mean
-            # gaussian_kl's formula, keeping exp(logvar) for the backward
-            kl = 0.5 * torch.sum(mean.pow(2) + var - 1.0 - logvar, dim=1)
+        var = logvar.exp()
+        if sample:
+            eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            std = torch.exp(0.5 * logvar)
+            z = mean + std * eps
+        else:
+            z = mean
+        # gaussian_kl's formula, keeping exp(logvar) for the backward
+        kl = 0.5 * torch.sum(mean.pow(2) + var - 1.0 - logvar, dim=1)
 
-        def backward(grad_z: torch.Tensor, kl_weight: float) -> torch.Tensor:
-            with torch.no_grad():
-                grad_mean, grad_logvar = grad_z, None
-                if sample:  # dz/dlogvar = eps * std / 2
-                    grad_logvar = (grad_z * eps).mul_(std).mul_(0.5)
-                if kl_weight:  # dkl/dmean = mean, dkl/dlogvar = (exp(logvar) - 1) / 2
-                    grad_mean = grad_mean.add(mean, alpha=kl_weight)
-                    from_kl = (var - 1.0).mul_(0.5 * kl_weight)
-                    grad_logvar = from_kl if grad_logvar is None else grad_logvar.add_(from_kl)
+        def gradients(grad_z: torch.Tensor, kl_weight: float) -> torch.Tensor:
+            grad_mean, grad_logvar = grad_z, None
+            if sample:  # dz/dlogvar = eps * std / 2
+                grad_logvar = (grad_z * eps).mul_(std).mul_(0.5)
+            if kl_weight:  # dkl/dmean = mean, dkl/dlogvar = (exp(logvar) - 1) / 2
+                grad_mean = grad_mean.add(mean, alpha=kl_weight)
+                from_kl = (var - 1.0).mul_(0.5 * kl_weight)
+                grad_logvar = from_kl if grad_logvar is None else grad_logvar.add_(from_kl)
             grad_h = back_mean(grad_mean)
             if grad_logvar is not None:
                 grad_h = grad_h + back_logvar(grad_logvar)  # type: ignore[operator]
             return grad_h  # type: ignore[return-value]
+
+        def backward(grad_z: torch.Tensor, kl_weight: float) -> torch.Tensor:
+            return graph_free(gradients, grad_z, kl_weight)
 
         return BottleneckOutput(z=z, mean=mean, logvar=logvar, kl=kl), backward
 
