@@ -4,8 +4,8 @@ Each variant owns a model (the same initial weights), a fused Adam and its own s
 Fashion-MNIST batches (synthetic data of that shape without the files). The variants take one
 step each in turn, in rotation (``a b c b c a c a b ...``: never two steps of one variant in a
 row, whose second would find the first's weights in the cache), for ``--steps`` steps, and the
-table shows the median milliseconds per step and each variant's speed relative to the first. A step costs a
-few milliseconds, so neighbouring steps of two variants see the same state of a shared,
+table shows the median milliseconds per step and each variant's speed relative to the
+first. A step costs a few milliseconds, so neighbouring steps of two variants see the same state of a shared,
 drifting machine: differences of 2-3 % are resolved where whole-run medians vary by 20 %.
 This is how the changes on :doc:`performance` (docs) were kept or dropped.
 
