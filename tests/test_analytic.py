@@ -264,3 +264,134 @@ def test_a_nan_loss_is_still_caught() -> None:
     assert trainer.step_kind == "analytic"
     with pytest.raises(autoencoders.training.NonFiniteLossError):
         trainer.fit(x)
+
+
+# -- what an independent review found (each was chosen as analytic and differed) ---------
+
+
+def test_a_parameter_in_another_layout_gets_its_gradient_in_that_layout() -> None:
+    """Fused Adam pairs gradient and parameter elements by memory position."""
+    x = torch.rand(48, 1, 28, 28)
+    runs = []
+    for analytic in (True, False):
+        torch.manual_seed(0)
+        model = _small("vae")
+        last = model.decoder.net[-1]
+        last.weight = nn.Parameter(torch.randn(SMALL["h"], 784).t() * 0.05)  # transposed
+        assert not last.weight.is_contiguous()
+        trainer = Trainer(model, epochs=1, batch_size=16, progress=False, analytic=analytic)
+        assert trainer.step_kind == ("analytic" if analytic else "autograd (analytic=False)")
+        trainer.fit(x)
+        runs.append([p.detach().clone() for p in model.parameters()])
+    for a, b in zip(*runs, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+class _HookAtStep2(autoencoders.training.Callback):
+    def on_step_end(self, trainer, step, loss) -> None:
+        if step == 2:
+            w = trainer.model.bottleneck.logvar.weight
+            w.register_hook(lambda g: torch.zeros_like(g))
+
+
+def test_a_callback_that_adds_a_hook_mid_epoch_hands_the_rest_to_autograd() -> None:
+    x = torch.rand(64, 1, 28, 28)
+    runs = []
+    for analytic in (True, False):
+        torch.manual_seed(0)
+        model = _small("vae")
+        trainer = Trainer(
+            model, epochs=1, batch_size=16, progress=False, analytic=analytic,
+            callbacks=[_HookAtStep2()],
+        )  # fmt: skip
+        trainer.fit(x)
+        runs.append([p.detach().clone() for p in model.parameters()])
+        if analytic:
+            assert trainer.step_kind == "autograd (a parameter has gradient hooks)"
+    for a, b in zip(*runs, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+class _Triple(nn.Module):
+    def forward(self, z):
+        return 3 * super().forward(z)
+
+
+class _Half:
+    def __call__(self, output, target):
+        out = super().__call__(output, target)
+        return type(out)(out.total / 2, out.parts)
+
+
+def test_mixins_and_overridden_helpers_are_declined() -> None:
+    from autoencoders.blocks import MLPDecoder
+
+    class TripleDecoder(_Triple, MLPDecoder):
+        pass
+
+    class HalfELBO(_Half, ELBOLoss):
+        pass
+
+    class OwnLogits(autoencoders.Autoencoder):
+        def _decode_logits(self, z, c):
+            return 2 * super()._decode_logits(z, c)
+
+    vae = _small("vae")
+    vae.decoder.__class__ = TripleDecoder
+    assert step_unsupported(vae, ELBOLoss()) == (
+        "TripleDecoder overrides forward but not analytic_forward"
+    )
+    assert step_unsupported(_small("vae"), HalfELBO()) == (
+        "HalfELBO overrides __call__ but not analytic"
+    )
+    other = _small("vae")
+    other.__class__ = OwnLogits
+    assert step_unsupported(other, ELBOLoss()) == "OwnLogits overrides Autoencoder._decode_logits"
+
+
+def test_other_unsupported_configurations_are_named() -> None:
+    odd_head = autoencoders.build("vae", h=4, z=4)
+    odd_head.bottleneck.mean = nn.Identity()
+    assert step_unsupported(odd_head, ELBOLoss()) == (
+        "GaussianBottleneck with a Identity head (Linear only)"
+    )
+
+    class LearnedNoise(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.log_scale = nn.Parameter(torch.zeros(()))
+
+        def forward(self, x, generator=None):
+            return x + self.log_scale.exp() * torch.randn(x.shape, generator=generator)
+
+    noisy = _small("vae")
+    noisy.noise = LearnedNoise()
+    assert step_unsupported(noisy, ELBOLoss()) == "a noise transform with trainable parameters"
+
+    loss = autoencoders.losses.KLLoss()
+    loss.analytic = lambda output, target: None  # on the instance, not the class
+    assert step_unsupported(_small("vae"), loss) == "KLLoss has no analytic"
+
+
+def test_step_kind_judges_the_model_as_fit_trains_it() -> None:
+    model = autoencoders.compose(
+        (1, 28, 28), bottleneck="gaussian", z=2, encoder_kwargs={"hidden": [16], "dropout": 0.3}
+    ).eval()
+    trainer = Trainer(model, progress=False)
+    assert trainer.step_kind == "autograd (Dropout in training mode)"
+    assert not model.training and not model.encoder.net[2].training  # modes left as they were
+
+
+def test_an_elbo_without_weight_still_gives_the_heads_zero_gradients() -> None:
+    torch.manual_seed(0)
+    model = _small("vae").eval()  # no draw: the log-variance is in the loss by the KL only
+    x = torch.rand(4, 1, 28, 28)
+    _, backward = AnalyticStep(model, ELBOLoss(beta=0.0))(x)
+    backward()
+    analytic = model.bottleneck.logvar.weight.grad
+    model.zero_grad(set_to_none=True)
+    ELBOLoss(beta=0.0)(model(x), x).total.backward()
+    reference = model.bottleneck.logvar.weight.grad
+    assert analytic is not None and reference is not None
+    torch.testing.assert_close(analytic, reference)
+    assert not analytic.any()

@@ -221,8 +221,8 @@ def test_blocks_decline_what_they_cannot_do() -> None:
 
 
 @pytest.mark.parametrize("mode", ["train", "eval", "sample_in_eval"])
-@pytest.mark.parametrize("kl_weight", [0.0, 0.25])
-def test_gaussian_bottleneck(mode: str, kl_weight: float) -> None:
+@pytest.mark.parametrize("kl_weight", [None, 0.0, 0.25])  # None: a loss without the KL
+def test_gaussian_bottleneck(mode: str, kl_weight: float | None) -> None:
     torch.manual_seed(0)
     b = GaussianBottleneck(in_features=8, z=3, sample_in_eval=mode == "sample_in_eval")
     b.train(mode == "train")
@@ -238,7 +238,7 @@ def test_gaussian_bottleneck(mode: str, kl_weight: float) -> None:
     def reference():
         ref = b(hr)
         total = torch.sum(ref.z * g_z)  # a loss without the KL leaves it out of the graph
-        (total + kl_weight * ref.kl.sum() if kl_weight else total).backward()
+        (total if kl_weight is None else total + kl_weight * ref.kl.sum()).backward()
         return ref
 
     ref, gr = _block_grads(b, reference, 1)  # the same seed: the same eps

@@ -61,20 +61,28 @@ __all__ = ["AnalyticStep", "step_unsupported"]
 StepBackward = Callable[..., None]
 
 
-def _declines(obj: Any, method: str, computes: str) -> str | None:
-    """Why ``obj.<method>`` may not stand in for ``obj.<computes>``: it has none, or its class
-    overrides ``computes`` below the class that wrote ``method`` (a subclass whose forward
-    computes something else)."""
+def _declines(obj: Any, method: str, computes: tuple[str, ...]) -> str | None:
+    """Why ``obj.<method>`` may not stand in for what ``obj`` computes through the methods
+    ``computes``: it has none, or one of those comes from a class that is not the one that
+    wrote ``method`` nor above it in the hierarchy (a subclass or mixin whose forward
+    computes something else); else the object's own ``analytic_unsupported()``."""
     name = type(obj).__name__
-    if not callable(getattr(obj, method, None)):
-        return f"{name} has no {method}"
     mro = type(obj).__mro__
-    writer = next(c for c in mro if method in vars(c))
-    owner = next((c for c in mro if computes in vars(c)), None)
-    if owner is not None and owner is not writer and issubclass(owner, writer):
-        return f"{name} overrides {computes} but not {method}"
+    writer = next((c for c in mro if method in vars(c)), None)
+    if writer is None or not callable(getattr(obj, method, None)):
+        return f"{name} has no {method}"
+    for computed in computes:
+        owner = next((c for c in mro if computed in vars(c)), None)
+        if owner is not None and owner is not writer and not issubclass(writer, owner):
+            return f"{name} overrides {computed} but not {method}"
     unsupported = getattr(obj, "analytic_unsupported", None)
     return unsupported() if callable(unsupported) else None
+
+
+#: What :meth:`Autoencoder.forward` calls: a subclass that changes one of them is declined.
+_MODEL_METHODS = (
+    "__call__", "forward", "_check_input", "_condition", "_encoder_features", "_decode_logits",
+)  # fmt: skip
 
 
 def _global_hooks() -> bool:
@@ -96,8 +104,10 @@ def step_unsupported(model: nn.Module, loss: Any) -> str | None:
     """
     if not isinstance(model, Autoencoder):
         return f"{type(model).__name__} is not an Autoencoder"
-    if type(model).forward is not Autoencoder.forward:
-        return f"{type(model).__name__} overrides forward"
+    for cls in type(model).__mro__[: type(model).__mro__.index(Autoencoder)]:
+        for method in _MODEL_METHODS:
+            if method in vars(cls):
+                return f"{cls.__name__} overrides Autoencoder.{method}"
     if model.takes_labels:
         return "a conditional model"
     if len(model.regularizers):
@@ -112,11 +122,14 @@ def step_unsupported(model: nn.Module, loss: Any) -> str | None:
             return f"parameters of dtype {p.dtype} (float32 only)"
         if p._backward_hooks or getattr(p, "_post_accumulate_grad_hooks", None):
             return "a parameter has gradient hooks"
+    noise = model.noise
+    if isinstance(noise, nn.Module) and any(p.requires_grad for p in noise.parameters()):
+        return "a noise transform with trainable parameters"
     for block in (model.encoder, model.bottleneck, model.decoder):
-        reason = _declines(block, "analytic_forward", "forward")
+        reason = _declines(block, "analytic_forward", ("forward", "__call__"))
         if reason is not None:
             return reason
-    return _declines(loss, "analytic", "__call__")
+    return _declines(loss, "analytic", ("__call__",))
 
 
 class AnalyticStep:

@@ -61,8 +61,9 @@ __all__ = [
 
 RECON_KINDS = ("auto", "bce", "mse")
 
-#: A loss's analytic gradients: ``grads(weight) -> (grad_logits, kl_weight)``.
-AnalyticGrads = Callable[[float], tuple[torch.Tensor, float]]
+#: A loss's analytic gradients: ``grads(weight) -> (grad_logits, kl_weight)``, ``kl_weight``
+#: being ``None`` for a loss without the KL.
+AnalyticGrads = Callable[[float], tuple[torch.Tensor, "float | None"]]
 
 
 @dataclass
@@ -358,7 +359,7 @@ class ReconstructionLoss:
         """The loss without a graph, and ``grads(weight) -> (grad_logits, kl_weight)`` for
         :mod:`autoencoders.analytic` (an output without block terms)."""
         r, grad = reconstruction_analytic(output, target, self.recon)
-        return LossOutput(total=r, parts={"recon": r}), lambda w: (grad(w), 0.0)
+        return LossOutput(total=r, parts={"recon": r}), lambda w: (grad(w), None)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(recon={self.recon!r})"

@@ -92,8 +92,9 @@ ACTIVATION_GRADIENTS: dict[type[nn.Module], tuple[Callable[..., Any], Callable[.
 
 
 def accumulate_grad(p: nn.Parameter, grad: torch.Tensor) -> None:
-    """Add ``grad`` to ``p.grad`` as ``backward()`` does (``p.grad`` becomes ``grad`` when it is
-    ``None``); nothing for a parameter that does not require a gradient.
+    """Add ``grad`` to ``p.grad`` as ``backward()`` does (``p.grad`` becomes ``grad``, in the
+    parameter's memory layout, when it is ``None``); nothing for a parameter that does not
+    require a gradient.
 
     Example:
         >>> p = torch.nn.Parameter(torch.zeros(2))
@@ -103,10 +104,12 @@ def accumulate_grad(p: nn.Parameter, grad: torch.Tensor) -> None:
     """
     if not p.requires_grad:
         return
-    if p.grad is None:
-        p.grad = grad
-    else:
+    if p.grad is not None:
         p.grad.add_(grad)
+    elif grad.stride() == p.stride():
+        p.grad = grad
+    else:  # in the parameter's memory layout, as autograd's (a fused optimizer relies on it)
+        p.grad = torch.empty_like(p).copy_(grad)
 
 
 def module_unsupported(module: nn.Module) -> str | None:

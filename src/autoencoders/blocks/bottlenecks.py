@@ -21,8 +21,9 @@ from autoencoders.registry import bottlenecks, priors
 #: Scales of the IMQ kernel, times ``2 z`` (Tolstikhin et al. 2018 sum over these).
 IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
-#: A bottleneck's analytic backward: ``(grad_z, kl_weight) -> grad_h``.
-AnalyticBackward = Callable[[torch.Tensor, float], torch.Tensor]
+#: A bottleneck's analytic backward: ``(grad_z, kl_weight) -> grad_h``; ``kl_weight`` is the
+#: loss's derivative with respect to each sample's ``kl``, ``None`` for a loss without it.
+AnalyticBackward = Callable[[torch.Tensor, "float | None"], torch.Tensor]
 
 __all__ = [
     "AnalyticBackward",
@@ -175,6 +176,9 @@ class GaussianBottleneck(Bottleneck):
         input), else why not."""
         if self.samples != 1:
             return f"GaussianBottleneck with samples={self.samples}"
+        for head in (self.mean, self.logvar):
+            if type(head) is not nn.Linear:
+                return f"GaussianBottleneck with a {type(head).__name__} head (Linear only)"
         return module_unsupported(self.mean) or module_unsupported(self.logvar)
 
     def analytic_forward(
@@ -182,7 +186,8 @@ class GaussianBottleneck(Bottleneck):
     ) -> tuple[BottleneckOutput, AnalyticBackward]:
         """``forward(h)`` (drawing as the mode says) without a graph, and its backward
         ``(grad_z, kl_weight) -> grad_h``: ``kl_weight`` is the loss's derivative with respect
-        to each sample's ``kl`` (``beta / B`` for the ELBO). ``eps`` is drawn by the same call
+        to each sample's ``kl`` (``beta / B`` for the ELBO; ``None`` for a loss without the KL,
+        whose heads then get no gradient from it, as autograd leaves them). ``eps`` is drawn by the same call
         as in ``forward``, so both consume the random stream alike. See
         :mod:`autoencoders.blocks.analytic`.
 
@@ -210,11 +215,11 @@ class GaussianBottleneck(Bottleneck):
         # gaussian_kl's formula, keeping exp(logvar) for the backward
         kl = 0.5 * torch.sum(mean.pow(2) + var - 1.0 - logvar, dim=1)
 
-        def gradients(grad_z: torch.Tensor, kl_weight: float) -> torch.Tensor:
+        def gradients(grad_z: torch.Tensor, kl_weight: float | None) -> torch.Tensor:
             grad_mean, grad_logvar = grad_z, None
             if sample:  # dz/dlogvar = eps * std / 2
                 grad_logvar = (grad_z * eps).mul_(std).mul_(0.5)
-            if kl_weight:  # dkl/dmean = mean, dkl/dlogvar = (exp(logvar) - 1) / 2
+            if kl_weight is not None:  # dkl/dmean = mean, dkl/dlogvar = (exp(logvar) - 1) / 2
                 grad_mean = grad_mean.add(mean, alpha=kl_weight)
                 from_kl = (var - 1.0).mul_(0.5 * kl_weight)
                 grad_logvar = from_kl if grad_logvar is None else grad_logvar.add_(from_kl)
@@ -223,7 +228,7 @@ class GaussianBottleneck(Bottleneck):
                 grad_h = grad_h + back_logvar(grad_logvar)  # type: ignore[operator]
             return grad_h  # type: ignore[return-value]
 
-        def backward(grad_z: torch.Tensor, kl_weight: float) -> torch.Tensor:
+        def backward(grad_z: torch.Tensor, kl_weight: float | None) -> torch.Tensor:
             return graph_free(gradients, grad_z, kl_weight)
 
         return BottleneckOutput(z=z, mean=mean, logvar=logvar, kl=kl), backward

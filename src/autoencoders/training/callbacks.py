@@ -76,7 +76,15 @@ class Callback:
 
     Hooks receive the Trainer (see :class:`TrainerView` for what they may read); setting
     ``trainer.should_stop = True`` ends training after the current epoch.
+
+    Attributes:
+        changes_model: whether ``on_step_end`` may change the model (register hooks, swap or
+            reconfigure modules). The Trainer then checks after it whether its analytic step
+            (:mod:`autoencoders.analytic`) still applies, and otherwise goes on with autograd.
+            True unless a callback says otherwise; the library's own say False.
     """
+
+    changes_model: bool = True
 
     def on_fit_start(self, trainer: TrainerView) -> None:
         """Before the first epoch (and before a checkpoint is restored on resume)."""
@@ -142,6 +150,8 @@ class ProgressBar(Callback):
         >>> ProgressBar().refresh_s
         0.5
     """
+
+    changes_model = False
 
     def __init__(self, refresh_s: float = 0.5) -> None:
         self.refresh_s = float(refresh_s)
@@ -228,6 +238,8 @@ class EarlyStopping(Callback):
         >>> stop.patience, stop.monitor
         (2, 'val_loss')
     """
+
+    changes_model = False
 
     def __init__(
         self,
@@ -362,6 +374,8 @@ class MetricsLogger(Callback):
         >>> MetricsLogger("runs/metrics.csv").format
         'csv'
     """
+
+    changes_model = False
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)

@@ -318,6 +318,8 @@ class ModelCheckpoint(Callback):
         2
     """
 
+    changes_model = False
+
     def __init__(
         self,
         directory: str | os.PathLike[str],

@@ -113,6 +113,8 @@ class TensorBoardLogger(Callback):
         True
     """
 
+    changes_model = False
+
     def __init__(
         self,
         log_dir: str | os.PathLike[str],

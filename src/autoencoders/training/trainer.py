@@ -234,8 +234,10 @@ class Trainer:
 
     @property
     def step_kind(self) -> str:
-        """Which step trains: ``"analytic"`` (:mod:`autoencoders.analytic`) or ``"autograd
-        (<why not analytic>)"``.
+        """Which step :meth:`fit` trains with (the model in training mode): ``"analytic"``
+        (:mod:`autoencoders.analytic`) or ``"autograd (<why not analytic>)"``. A callback
+        whose ``on_step_end`` changes the model (:attr:`Callback.changes_model`) can make a
+        fit go on with autograd from that step.
 
         Example:
             >>> import autoencoders
@@ -244,7 +246,14 @@ class Trainer:
             >>> Trainer(autoencoders.build("vae", h=16, z=2), analytic=False).step_kind
             'autograd (analytic=False)'
         """
-        reason = self._autograd_reason()
+        modules = list(self.model.modules())
+        modes = [m.training for m in modules]
+        self.model.train()  # as fit trains it (a dropout may be off in eval mode only)
+        try:
+            reason = self._autograd_reason()
+        finally:
+            for m, mode in zip(modules, modes, strict=True):
+                m.training = mode
         return "analytic" if reason is None else f"autograd ({reason})"
 
     def _autograd_reason(self) -> str | None:
@@ -409,6 +418,8 @@ class Trainer:
         reason = self._autograd_reason()
         analytic = AnalyticStep(self.model, loss_fn) if reason is None else None
         logger.debug("training step: %s", "analytic" if analytic else f"autograd ({reason})")
+        # a callback of the user's may register hooks or swap modules between two steps
+        recheck = any(getattr(cb, "changes_model", True) for cb in step_cbs)
         backward = None
         for x, y, scale in batches:
             if set_step is not None:
@@ -439,6 +450,8 @@ class Trainer:
             state.batch_in_epoch += 1
             for cb in step_cbs:
                 cb.on_step_end(self, state.global_step, total)
+            if analytic is not None and recheck and self._autograd_reason() is not None:
+                analytic = None  # the rest of the epoch trains through autograd
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, data: Any) -> dict[str, float]:
