@@ -297,9 +297,8 @@ def reconstruction_analytic(
     """:func:`reconstruction_mean` without a graph (one code per input), and
     ``grad(weight)``: ``weight`` times its gradient with respect to the logits, written out.
 
-    The reconstruction term of the analytic training step (:mod:`autoencoders.analytic`).
+    The reconstruction term of the analytic step (:mod:`autoencoders.analytic`). Example:
 
-    Example:
         >>> import autoencoders
         >>> out = autoencoders.build("vae", h=8, z=2)(x := torch.rand(4, 1, 28, 28))
         >>> value, grad = reconstruction_analytic(out, x)
@@ -441,9 +440,7 @@ class ELBOLoss:
         return add_block_terms(total, {"recon": r, "kl": kl}, output)
 
     def analytic(self, output: Any, target: torch.Tensor) -> tuple[LossOutput, AnalyticGrads]:
-        """The loss without a graph, and ``grads(weight) -> (grad_logits, kl_weight)``, the
-        second the derivative with respect to each sample's ``kl``, for
-        :mod:`autoencoders.analytic` (an output without block terms)."""
+        """As :meth:`ReconstructionLoss.analytic`; ``kl_weight`` is ``beta / B``."""
         r, grad = reconstruction_analytic(output, target, self.recon)
         kl = _require_kl(output).mean()
         total = r + kl if self.beta == 1.0 else r + self.beta * kl

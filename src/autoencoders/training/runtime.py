@@ -176,6 +176,19 @@ class Runtime:
             self.compiled = torch.compile(module, **kwargs)
         self.ready = True
 
+    def needs_autograd(self) -> str | None:
+        """Why this run's steps must go through autograd, whatever the model (amp,
+        ``compile``, several processes, anomaly detection, grad mode off), or ``None``."""
+        if self.amp_dtype is not None:
+            return "amp"
+        if self.compile_mode is not False:
+            return "compile"
+        if self.world_size > 1 or self.env_world_size > 1:
+            return "several processes"
+        if torch.is_anomaly_enabled() or not torch.is_grad_enabled():
+            return "anomaly detection on or grad mode off"
+        return None
+
     def module_for(self, batch: int, steady: int | None = None) -> nn.Module:
         """The forward to train a batch of ``batch`` samples with: the compiled one for the
         steady batch size ``steady``, the eager one otherwise, so a fit compiles once

@@ -257,18 +257,9 @@ class Trainer:
         return "analytic" if reason is None else f"autograd ({reason})"
 
     def _autograd_reason(self) -> str | None:
-        rt = self.runtime
         if not self.analytic:
             return "analytic=False"
-        if rt.amp_dtype is not None:
-            return "amp"
-        if rt.compile_mode is not False:
-            return "compile"
-        if rt.world_size > 1 or rt.env_world_size > 1:
-            return "several processes"
-        if torch.is_anomaly_enabled() or not torch.is_grad_enabled():
-            return "anomaly detection on or grad mode off"
-        return step_unsupported(self.model, self.loss_fn)
+        return self.runtime.needs_autograd() or step_unsupported(self.model, self.loss_fn)
 
     def _build_loss(self, loss: Any) -> Callable[..., Any]:
         if loss is None:
