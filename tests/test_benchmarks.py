@@ -158,7 +158,10 @@ def test_benchmark_runs_on_synthetic_data(outputs) -> None:
 
 def test_profile_breaks_each_step_down_by_category(outputs) -> None:
     stdout = outputs["synthetic"]
-    heading = "## Where a step's time goes (ms per step, torch.profiler, 2 steps)"
+    heading = (
+        "## Where a step's time goes (ms per step, torch.profiler, 2 steps, "
+        "median of 1 interleaved round)"
+    )
     assert heading in stdout
     lines = _first_table(stdout[stdout.index(heading) :])
     header = [c.strip() for c in lines[0].strip("|").split("|")]
