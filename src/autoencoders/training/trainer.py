@@ -121,8 +121,8 @@ class Trainer:
         analytic: train with :class:`~autoencoders.analytic.AnalyticStep` (the gradients
             written out, no autograd graph) where the model and loss support it and the run
             uses no amp, ``compile`` or several processes: the same gradients to float
-            rounding, and the dense VAE's step 1.2x faster on a CPU. :attr:`step_kind` says
-            which step trains. False: always autograd.
+            rounding, and the dense VAE trains 1.1x faster on a 2-core CPU.
+            :attr:`step_kind` says which step trains. False: always autograd.
 
     Example:
         >>> import torch, autoencoders
