@@ -381,14 +381,15 @@ def _timed(run: Callable[[int], int], steps: int, device: torch.device) -> float
 
 def _drop(
     contenders: dict[str, Callable[[int], int]], optional: set[str], notes: list[str],
-    label: str, when: str, exc: Exception,
+    batch: int, name: str, when: str, exc: Exception,
 ) -> None:  # fmt: skip
     """Drop an optional contender that failed (with a note); re-raise for any other."""
-    name = label.split(": ", 1)[1]
     if name not in optional:
         raise exc
     del contenders[name]
-    notes.append(f"{label} dropped, {when} failed: {type(exc).__name__}: {str(exc)[:200]}")
+    notes.append(
+        f"batch {batch}: {name} dropped, {when} failed: {type(exc).__name__}: {str(exc)[:200]}"
+    )
 
 
 def part_train(
@@ -410,7 +411,7 @@ def part_train(
           f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")  # fmt: skip
     print("| batch | loop | images/s (median) | min - max | vs hand loop |")
     print("|---:|---|---:|---:|---:|")
-    ratios, notes, speeds = {}, [], {}
+    ratios, notes, speeds, resident_ratios = {}, [], {}, {}
     kind = "cuda" if cuda else "cpu"
     first_trainer = next(iter(contender_options(kind, bf16)))
     for batch in batches:
@@ -424,12 +425,12 @@ def part_train(
                 contenders[name] = TrainerOnCache(train, batch, device, **opts).run
             except Exception as exc:
                 contenders[name] = len  # a placeholder for _drop to remove
-                _drop(contenders, optional, notes, f"batch {batch}: {name}", "its setup", exc)
+                _drop(contenders, optional, notes, batch, name, "its setup", exc)
         for name, run in list(contenders.items()):
             try:
                 _timed(run, 1, device)  # warm-up: workers, buffers, kernels chosen, compiled
             except Exception as exc:
-                _drop(contenders, optional, notes, f"batch {batch}: {name}", "its warm-up", exc)
+                _drop(contenders, optional, notes, batch, name, "its warm-up", exc)
         slow = (
             bf16 and not cuda
             and _seconds(contenders[next(iter(BF16_ROWS))]) > BF16_SLOW
@@ -445,8 +446,7 @@ def part_train(
                 try:
                     results[name].append(_timed(contenders[name], 1 if short else steps, device))
                 except Exception as exc:  # e.g. a non-finite fp16 loss
-                    _drop(contenders, optional, notes, f"batch {batch}: {name}", f"round {r + 1}",
-                          exc)  # fmt: skip
+                    _drop(contenders, optional, notes, batch, name, f"round {r + 1}", exc)
                     del results[name]
             print(f"batch {batch}: round {r + 1}/{rounds} done", file=sys.stderr)
         base = statistics.median(results[BASELINE])
@@ -458,12 +458,18 @@ def part_train(
             print(f"| {batch} | {name} | {med:,.1f} | {min(vals):,.1f} - {max(vals):,.1f} | "
                   f"{med / base:.2f}x |")  # fmt: skip
         ratios[batch] = statistics.median(results[first_trainer]) / base
+        if cuda:  # the notebook's loop is data-bound there: the same loop over the resident set
+            resident = statistics.median(results[f"hand loop, {GPU_SET}"])
+            resident_ratios[batch] = statistics.median(results[first_trainer]) / resident
     print()
     for note in notes:
         print(note)
     for batch, ratio in ratios.items():
         print(f"batch {batch}: Trainer ({first_trainer.removeprefix('Trainer, ')}) / hand loop "
               f"= {ratio:.2f}x (target >= 1.0x)")  # fmt: skip
+    for batch, ratio in resident_ratios.items():
+        print(f"batch {batch}: Trainer ({first_trainer.removeprefix('Trainer, ')}) / hand loop "
+              f"over the {GPU_SET} = {ratio:.2f}x")  # fmt: skip
     if cuda:
         (batch, best), speed = max(
             ((k, v) for k, v in speeds.items() if k[1].startswith("Trainer")),

@@ -9,13 +9,11 @@ The data fallback itself is checked in process, with Fashion-MNIST hidden from t
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -191,18 +189,12 @@ def test_profile_breaks_each_step_down_by_category(outputs) -> None:
         assert rows["matmul"][col] > 0 and rows["optimizer"][col] > 0
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("trainer_throughput", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_benchmark_falls_back_to_synthetic_data_and_says_so(monkeypatch, tmp_path) -> None:
+def test_benchmark_falls_back_to_synthetic_data_and_says_so(
+    monkeypatch, tmp_path, benchmark_script
+) -> None:
     import autoencoders.data
 
-    bench = _load_script()
+    bench = benchmark_script("trainer_throughput")
 
     def missing(*args: object, **kwargs: object) -> None:
         raise autoencoders.data.DatasetNotFoundError("fashion-mnist", [tmp_path])
@@ -215,8 +207,8 @@ def test_benchmark_falls_back_to_synthetic_data_and_says_so(monkeypatch, tmp_pat
     assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
 
 
-def test_paired_ratio_is_the_median_of_each_rounds_ratio() -> None:
-    bench = _load_script()
+def test_paired_ratio_is_the_median_of_each_rounds_ratio(benchmark_script) -> None:
+    bench = benchmark_script("trainer_throughput")
     # a machine twice as slow in round 2 halves both sides: the paired ratio ignores it
     assert bench.paired_ratio([12.0, 6.0, 13.0], [10.0, 5.0, 10.0]) == pytest.approx(1.2)
     assert bench.paired_ratio([1.0], [4.0]) == 0.25

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
@@ -62,16 +60,8 @@ def test_face_benchmark_quick_run(tmp_path: Path) -> None:
     assert re.search(r"batch 8: Trainer \(cached uint8 set\) / hand loop = \S+x", out)
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("face_vae_throughput", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_contenders_per_device() -> None:
-    bench = _load_script()
+def test_contenders_per_device(benchmark_script) -> None:
+    bench = benchmark_script("face_vae_throughput")
     cpu = bench.contender_options("cpu", bf16=True)
     assert list(cpu)[:2] == [
         "Trainer, cached uint8 set",
@@ -87,13 +77,13 @@ def test_contenders_per_device() -> None:
     assert all(name.startswith(f"Trainer, {bench.GPU_SET}") for name in gpu)
 
 
-def test_resident_contenders_train_on_a_set_without_rows() -> None:
+def test_resident_contenders_train_on_a_set_without_rows(benchmark_script) -> None:
     """The pieces of the GPU run, on the CPU: the set copied once (no ``rows`` left), the lean
     hand loop over it and the Trainer over slices of it each count their images and change
     their models' weights."""
     from autoencoders.data import UInt8ImageDataset
 
-    bench = _load_script()
+    bench = benchmark_script("face_vae_throughput")
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (7, 3, 64, 64), dtype=torch.uint8, generator=g)
     split = UInt8ImageDataset(images, pixel_range=(-1, 1), rows=[6, 0, 2, 4, 1, 3])
@@ -157,25 +147,28 @@ def test_unknown_device_is_refused() -> None:
     assert "--device must be cpu, cuda, cuda:N or auto, got 'tpu'" in proc.stderr
 
 
-def test_a_failing_optional_gpu_row_loses_its_row_only() -> None:
-    bench = _load_script()
+def test_a_failing_optional_gpu_row_loses_its_row_only(benchmark_script) -> None:
+    bench = benchmark_script("face_vae_throughput")
     contenders = {"base": len, "extra": len}
     notes: list[str] = []
-    bench._drop(contenders, {"extra"}, notes, "batch 64: extra", "round 2", ValueError("nan"))
+    bench._drop(contenders, {"extra"}, notes, 64, "extra", "round 2", ValueError("nan"))
     assert list(contenders) == ["base"]
     assert notes == ["batch 64: extra dropped, round 2 failed: ValueError: nan"]
     with pytest.raises(ValueError, match="nan"):
-        bench._drop(contenders, {"extra"}, notes, "batch 64: base", "round 2", ValueError("nan"))
+        bench._drop(contenders, {"extra"}, notes, 64, "base", "round 2", ValueError("nan"))
     assert list(contenders) == ["base"]
 
 
 def test_gpu_rounds_run_on_the_cpu_and_drop_what_cannot_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    benchmark_script,
 ) -> None:
     """part_train's GPU contenders, run on the CPU (without the compiled row, which would
     compile for a minute): the fp16 row needs CUDA, so its setup fails and it is dropped
     with a note; every other row gets its figures, and the closing lines are printed."""
-    bench = _load_script()
+    bench = benchmark_script("face_vae_throughput")
     rows = {k: v for k, v in bench.GPU_ROWS.items() if "compile" not in v}
     monkeypatch.setattr(bench, "GPU_ROWS", rows)
     monkeypatch.setenv("AUTOENCODERS_CACHE", str(tmp_path / "cache"))
@@ -194,4 +187,8 @@ def test_gpu_rounds_run_on_the_cpu_and_drop_what_cannot_run(
     assert list(table) == expected and all(v > 0 for v in table.values())
     assert f"batch 4: {fp16} dropped, its setup failed: ValueError" in out
     assert re.search(r"batch 4: Trainer \(uint8 set on the GPU\) / hand loop = \S+x", out)
+    resident = (
+        r"batch 4: Trainer \(uint8 set on the GPU\) / hand loop over the uint8 set on the GPU"
+    )
+    assert re.search(resident + r" = \S+x", out)
     assert re.search(r"fastest Trainer row: batch 4, Trainer, .*images/s, ten CelebA", out)
