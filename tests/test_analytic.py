@@ -395,3 +395,28 @@ def test_an_elbo_without_weight_still_gives_the_heads_zero_gradients() -> None:
     assert analytic is not None and reference is not None
     torch.testing.assert_close(analytic, reference)
     assert not analytic.any()
+
+
+def test_the_command_line_can_turn_it_off(tmp_path, monkeypatch) -> None:
+    import json
+    from pathlib import Path
+
+    from PIL import Image
+
+    from autoencoders import cli
+    from autoencoders.runs import RunSettings
+
+    assert RunSettings().trainer_kwargs()["analytic"] is True
+    assert RunSettings(analytic=False).trainer_kwargs()["analytic"] is False
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "img").mkdir()
+    for i in range(12):
+        Image.new("L", (28, 28), color=20 * i).save(tmp_path / "img" / f"{i}.png")
+    for flag, expected in (("--no-analytic", False), ("--analytic", True)):
+        out = f"r{int(expected)}"
+        argv = ["-q", "train", "ae", "--data", str(tmp_path / "img"), "--epochs", "1",
+                "--batch-size", "8", "--no-progress", "--no-plots", "--set", "h=8",
+                "--set", "z=2", flag, "--out", out]  # fmt: skip
+        assert cli.main(argv) == 0
+        training = json.loads(Path(out, "run.json").read_text())["training"]
+        assert training["analytic"] is expected

@@ -112,6 +112,11 @@ def _add_training_options(p: argparse.ArgumentParser, default_data: str) -> None
         action=_ON_OFF,
         help="train in the channels_last memory format: faster for conv models (default: off)",
     )
+    g.add_argument(
+        "--analytic",
+        action=_ON_OFF,
+        help="dense models: gradients written out, without autograd (default: on)",
+    )
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, mps")
     g.add_argument("--seed", type=int, help="default: 0")
     o = p.add_argument_group("output")

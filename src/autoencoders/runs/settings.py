@@ -52,6 +52,8 @@ class RunSettings:
         compile: ``torch.compile`` the model.
         channels_last: train in the ``channels_last`` memory format (convolutional models;
             see the Trainer's ``channels_last``).
+        analytic: the Trainer's analytic step where the model supports it (dense models:
+            gradients written out, no autograd graph; see the Trainer's ``analytic``).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         seed: seed of the initialisation, shuffling, noise and figures.
         progress: show progress bars.
@@ -98,6 +100,7 @@ class RunSettings:
     amp: str | None = None
     compile: bool = False
     channels_last: bool = False
+    analytic: bool = True
     device: str = "auto"
     seed: int = 0
     progress: bool = True
@@ -249,6 +252,7 @@ class RunSettings:
             "amp": self.amp,
             "compile": self.compile,
             "channels_last": self.channels_last,
+            "analytic": self.analytic,
             "seed": self.seed,
             "progress": self.progress,
             "optimizer": self.optimizer,
@@ -285,9 +289,10 @@ class RunSettings:
 
         Example:
             >>> sorted(RunSettings().record())  # doctest: +NORMALIZE_WHITESPACE
-            ['amp', 'batch_size', 'betas', 'channels_last', 'checkpoint_every', 'compile',
-             'device', 'epochs', 'loss', 'loss_kwargs', 'lr', 'optimizer', 'optimizer_kwargs',
-             'resume', 'scheduler', 'scheduler_kwargs', 'seed', 'tensorboard', 'weight_decay']
+            ['amp', 'analytic', 'batch_size', 'betas', 'channels_last', 'checkpoint_every',
+             'compile', 'device', 'epochs', 'loss', 'loss_kwargs', 'lr', 'optimizer',
+             'optimizer_kwargs', 'resume', 'scheduler', 'scheduler_kwargs', 'seed',
+             'tensorboard', 'weight_decay']
         """
         out = {k: v for k, v in asdict(self).items() if k not in _NOT_TRAINING}
         out.update(self.extra)
