@@ -48,7 +48,8 @@ import autoencoders
 from autoencoders.analytic import AnalyticStep
 from autoencoders.blocks.base import BottleneckOutput
 from autoencoders.blocks.bottlenecks import GaussianBottleneck, gaussian_kl
-from autoencoders.losses import ELBOLoss, _SummedBCEWithLogits, summed_bce_with_logits
+from autoencoders.losses import ELBOLoss, summed_bce_with_logits
+from autoencoders.losses.reconstruction import _SummedBCEWithLogits
 from autoencoders.training.fusedstep import FusedAdamStep, clear_grads
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -5,20 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import TensorDataset
 
 import autoencoders
 from autoencoders.analytic import AnalyticStep, step_unsupported
-from autoencoders.blocks import MLPEncoder
+from autoencoders.blocks import LabelCondition, MLPEncoder
 from autoencoders.losses import CapacityELBOLoss, ELBOLoss, ReconstructionLoss, default_loss
 from autoencoders.training import Trainer
 
 SMALL = {"h": 24, "z": 3}
 #: Zoo models the analytic step trains, and the ones it leaves to autograd (with why).
-SUPPORTED = ["ae", "vae", "beta_vae", "dae", "linear_ae"]
+SUPPORTED = ["ae", "vae", "beta_vae", "dae", "linear_ae", "cvae"]
 DECLINED = {
     "contractive_ae": "a model with regularizers",
     "sparse_ae": "a model with regularizers",
-    "cvae": "a conditional model",
     "iwae": "GaussianBottleneck with samples=5",
     "small_conv_ae": "ConvEncoder has no analytic_forward",
     "vq_vae": "VQBottleneck has no analytic_forward",
@@ -35,18 +35,24 @@ def _small(name: str) -> nn.Module:
     return autoencoders.build(name, **kwargs)
 
 
+def _labels(model: nn.Module, n: int) -> torch.Tensor | None:
+    """Labels for a conditional model's batch of ``n`` (None for other models)."""
+    return torch.arange(n) % model.num_classes if model.takes_labels else None
+
+
 def _both(model: nn.Module, loss, x: torch.Tensor, seed: int = 3):
     """(analytic loss output, grads) and (autograd loss output, grads), the same draws."""
     model.train()
+    y = _labels(model, len(x))
     torch.manual_seed(seed)
-    out, backward = AnalyticStep(model, loss)(x)
+    out, backward = AnalyticStep(model, loss)(x, y)
     backward()
-    analytic = [p.grad.clone() for p in model.parameters()]
+    analytic = [p.grad.clone() for p in model.parameters() if p.requires_grad]
     model.zero_grad(set_to_none=True)
     torch.manual_seed(seed)
-    ref = loss(model(x), x)
+    ref = loss(model(x, labels=y), x)
     ref.total.backward()
-    reference = [p.grad.clone() for p in model.parameters()]
+    reference = [p.grad.clone() for p in model.parameters() if p.requires_grad]
     model.zero_grad(set_to_none=True)
     return (out, analytic), (ref, reference)
 
@@ -215,7 +221,11 @@ def _fit(name: str, analytic: bool, x: torch.Tensor, **options) -> tuple[Trainer
     trainer = Trainer(
         model, epochs=2, batch_size=16, progress=False, analytic=analytic, seed=5, **options
     )
-    history = trainer.fit(x, val=x[:16])
+    y = _labels(model, len(x))
+    if y is None:
+        history = trainer.fit(x, val=x[:16])
+    else:
+        history = trainer.fit(TensorDataset(x, y), val=TensorDataset(x[:16], y[:16]))
     return trainer, history
 
 
@@ -226,6 +236,7 @@ def _fit(name: str, analytic: bool, x: torch.Tensor, **options) -> tuple[Trainer
         ("dae", {}),  # the noise draws come first, as in model(x)
         ("beta_vae", {"grad_clip": 0.5, "scheduler": "cosine"}),
         ("ae", {"nonfinite": "skip", "optimizer": "sgd"}),
+        ("cvae", {}),  # the labels go to the analytic step too
     ],
 )
 def test_a_fit_is_the_same_with_and_without_the_analytic_step(name: str, options) -> None:
@@ -420,3 +431,61 @@ def test_the_command_line_can_turn_it_off(tmp_path, monkeypatch) -> None:
         assert cli.main(argv) == 0
         training = json.loads(Path(out, "run.json").read_text())["training"]
         assert training["analytic"] is expected
+
+
+# -- conditional models --------------------------------------------------------------------
+
+
+def test_a_learned_label_embedding_is_left_to_autograd() -> None:
+    model = autoencoders.build("cvae", embedding=4, **SMALL)
+    reason = "LabelCondition with trainable parameters (a learned embedding)"
+    assert step_unsupported(model, default_loss(model)) == reason
+    frozen = autoencoders.build("cvae", embedding=4, **SMALL)
+    frozen.condition.requires_grad_(False)  # a fixed embedding is data, as one-hot rows are
+    assert step_unsupported(frozen, default_loss(frozen)) is None
+    (out, analytic), (ref, reference) = _both(
+        frozen, default_loss(frozen), torch.rand(8, 1, 28, 28)
+    )
+    torch.testing.assert_close(out.total, ref.total.detach(), rtol=1e-5, atol=0)
+    for a, r in zip(analytic, reference, strict=True):
+        torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-7)
+
+
+def test_a_condition_appended_only_after_the_encoder() -> None:
+    """An encoder without ``condition_features``: the label reaches the bottleneck and the
+    decoder only, and the features' gradient is the first columns of the bottleneck's."""
+    torch.manual_seed(0)
+    base = _small("vae")
+    model = autoencoders.Autoencoder(
+        encoder=MLPEncoder(input_shape=(1, 28, 28), hidden=(12,)),
+        bottleneck=base.bottleneck.__class__(in_features=12 + 3, z=2),
+        decoder=base.decoder.__class__(z=2 + 3, hidden=(8,)),
+        condition=LabelCondition(num_classes=3),
+    )
+    assert step_unsupported(model, ELBOLoss()) is None
+    (out, analytic), (ref, reference) = _both(model, ELBOLoss(), torch.rand(6, 1, 28, 28))
+    torch.testing.assert_close(out.total, ref.total.detach(), rtol=1e-5, atol=0)
+    for a, r in zip(analytic, reference, strict=True):
+        torch.testing.assert_close(a, r, rtol=1e-5, atol=1e-7)
+
+
+def test_the_step_checks_labels_as_the_model_does() -> None:
+    cvae, vae = _small("cvae").train(), _small("vae").train()
+    x = torch.rand(4, 1, 28, 28)
+    with pytest.raises(ValueError, match="needs labels="):
+        AnalyticStep(cvae, ELBOLoss())(x)
+    with pytest.raises(ValueError, match="label 10 is out of range"):
+        AnalyticStep(cvae, ELBOLoss())(x, torch.tensor([0, 1, 2, 10]))
+    with pytest.raises(TypeError, match="is not conditional"):
+        AnalyticStep(vae, ELBOLoss())(x, torch.zeros(4, dtype=torch.long))
+
+
+def test_a_users_encoder_must_take_the_condition_to_join() -> None:
+    class NoCondition(MLPEncoder):
+        def analytic_forward(self, x):  # drops the condition the encoder was built to take
+            return super().analytic_forward(x)
+
+    model = autoencoders.build("cvae", **SMALL)
+    encoder = NoCondition(input_shape=(1, 28, 28), hidden=(24,), condition_features=10)
+    model.encoder = encoder
+    assert step_unsupported(model, ELBOLoss()) == "NoCondition.analytic_forward takes no condition"

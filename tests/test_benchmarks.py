@@ -242,3 +242,22 @@ def test_step_variants_runs_and_prints_every_variant() -> None:
     assert rows["library"][1] == 1.0
     for name, (ms, speed) in rows.items():
         assert speed == pytest.approx(rows["library"][0] / ms, rel=2e-3, abs=2e-3), name
+
+
+def test_analytic_models_runs_every_model_through_the_analytic_step() -> None:
+    script = SCRIPT.with_name("analytic_models.py")
+    proc = subprocess.run(
+        [sys.executable, str(script), "--steps", "2", "--rounds", "1", "--synthetic"],
+        capture_output=True,
+        text=True,
+        cwd=SCRIPT.parents[1],
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("| ") and not line.startswith("| model"):
+            name, fast, slow, ratio = (c.strip() for c in line.strip("|").split("|"))
+            rows[name] = (_number(fast), _number(slow), _number(ratio))
+    assert list(rows) == ["ae", "dae", "vae", "beta_vae", "cvae"]  # _number: each figure > 0

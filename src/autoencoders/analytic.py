@@ -15,11 +15,13 @@ schedules and checkpoints see ``.grad`` as usual.
 whenever :func:`step_unsupported` finds nothing against it and the run uses neither amp,
 ``compile`` nor several processes; :attr:`~autoencoders.training.Trainer.step_kind` says which
 step trains and, for autograd, why. It supports an
-:class:`~autoencoders.Autoencoder` without labels or regularizers whose encoder, bottleneck and
+:class:`~autoencoders.Autoencoder` without regularizers whose encoder, bottleneck and
 decoder offer ``analytic_forward`` (the MLP encoder and decoder, the deterministic and
 Gaussian bottlenecks, or blocks of your own), float32 parameters without hooks, and a loss
 with ``analytic`` (:class:`~autoencoders.losses.ELBOLoss`,
-:class:`~autoencoders.losses.ReconstructionLoss`).
+:class:`~autoencoders.losses.ReconstructionLoss`). A conditional model (``build("cvae")``)
+joins when its condition has no trainable parameters (the one-hot label, not a learned
+embedding): the step takes the labels as ``model(x, labels=y)`` does.
 
 Example:
     >>> import torch, autoencoders
@@ -43,6 +45,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -81,7 +84,7 @@ def _declines(obj: Any, method: str, computes: tuple[str, ...]) -> str | None:
 
 #: What :meth:`Autoencoder.forward` calls: a subclass that changes one of them is declined.
 _MODEL_METHODS = (
-    "__call__", "forward", "_check_input", "_condition", "_encoder_features", "_decode_logits",
+    "__call__", "forward", "_check_input", "condition_vectors", "_encoder_features", "_decode_logits",
 )  # fmt: skip
 
 
@@ -108,8 +111,9 @@ def step_unsupported(model: nn.Module, loss: Any) -> str | None:
         for method in _MODEL_METHODS:
             if method in vars(cls):
                 return f"{cls.__name__} overrides Autoencoder.{method}"
-    if model.takes_labels:
-        return "a conditional model"
+    condition = model.condition
+    if condition is not None and any(p.requires_grad for p in condition.parameters()):
+        return f"{type(condition).__name__} with trainable parameters (a learned embedding)"
     if len(model.regularizers):
         return "a model with regularizers"
     if _global_hooks():
@@ -129,14 +133,19 @@ def step_unsupported(model: nn.Module, loss: Any) -> str | None:
         reason = _declines(block, "analytic_forward", ("forward", "__call__"))
         if reason is not None:
             return reason
+    if condition is not None and getattr(model.encoder, "condition_features", 0):
+        forward = model.encoder.analytic_forward
+        if "condition" not in inspect.signature(forward).parameters:
+            return f"{type(model.encoder).__name__}.analytic_forward takes no condition"
     return _declines(loss, "analytic", ("__call__",))
 
 
 class AnalyticStep:
     """``loss(model(x), x)`` and its gradients, computed without autograd.
 
-    Calling it runs the forward pass (corrupting and drawing as ``model(x)`` does in its
-    present mode) and the loss, and returns the :class:`~autoencoders.losses.LossOutput`
+    Calling it, ``step(x)`` or ``step(x, labels)`` for a conditional model, runs the forward
+    pass (corrupting and drawing as ``model(x, labels=labels)`` does in its present mode) and
+    the loss, and returns the :class:`~autoencoders.losses.LossOutput`
     (values without a graph) and ``backward(scale=1.0)``, which adds ``scale`` times the
     gradient of ``total`` to every trainable parameter's ``.grad``. Check
     :func:`step_unsupported` first: the step assumes what it checks.
@@ -149,9 +158,9 @@ class AnalyticStep:
     def __init__(self, model: Autoencoder, loss: Any) -> None:
         self.model, self.loss = model, loss
 
-    def __call__(self, x: torch.Tensor) -> tuple[LossOutput, StepBackward]:
+    def __call__(self, x: torch.Tensor, labels: Any = None) -> tuple[LossOutput, StepBackward]:
         with torch.no_grad():  # once for the whole pass: the blocks then open no context
-            values, grads, backs = self._forward(x)
+            values, grads, backs = self._forward(x, labels)
 
         def backward(scale: float = 1.0) -> None:
             back_encoder, back_bottleneck, back_decoder = backs
@@ -161,17 +170,28 @@ class AnalyticStep:
 
         return values, backward
 
-    def _forward(self, x: torch.Tensor) -> tuple[LossOutput, Any, tuple[Any, Any, Any]]:
+    def _forward(
+        self, x: torch.Tensor, labels: Any
+    ) -> tuple[LossOutput, Any, tuple[Any, Any, Any]]:
         model = self.model
         clean = x
         x = model_input(
             model, x, "Autoencoder.forward", getattr(model.encoder, "input_shape", None),
             model.pixel_range,
         )  # fmt: skip
+        c = model.condition_vectors(labels, len(x), "Autoencoder.forward")
         corrupted = None
         if model.training and model.noise is not None:
             corrupted = x = model.noise(x)
-        h, back_encoder = model.encoder.analytic_forward(x)
+        if c is None:
+            h, back_encoder = model.encoder.analytic_forward(x)
+        else:
+            if getattr(model.encoder, "condition_features", 0):
+                h, back_features = model.encoder.analytic_forward(x, condition=c)
+            else:
+                h, back_features = model.encoder.analytic_forward(x)
+            back_encoder = _appended(back_features, h.shape[1])
+            h = torch.cat([h, c.to(h.dtype)], dim=1)
         b, back_bottleneck = model.bottleneck.analytic_forward(h)
         if b.terms or b.stats:
             raise ValueError(
@@ -179,7 +199,11 @@ class AnalyticStep:
                 "statistics, which the analytic step does not differentiate; decline in its "
                 "analytic_unsupported()"
             )
-        logits, back_decoder = model.decoder.analytic_forward(b.z)
+        if c is None:
+            logits, back_decoder = model.decoder.analytic_forward(b.z)
+        else:
+            logits, back_code = model.decoder.analytic_forward(torch.cat([b.z, c.to(b.z.dtype)], 1))
+            back_decoder = _sliced(back_code, b.z.shape[1])
         output = AutoencoderOutput(
             logits=logits, z=b.z, output_activation=model.output_activation, mean=b.mean,
             logvar=b.logvar, kl=b.kl, corrupted=corrupted,
@@ -189,3 +213,14 @@ class AnalyticStep:
 
     def __repr__(self) -> str:
         return f"AnalyticStep({type(self.model).__name__}, {type(self.loss).__name__})"
+
+
+def _appended(backward: Callable[[torch.Tensor], Any], width: int) -> Callable[..., Any]:
+    """The encoder's backward behind the appended condition: the features' gradient is the
+    first ``width`` columns of the bottleneck's input gradient (the condition is data)."""
+    return lambda g: backward(g[:, :width])
+
+
+def _sliced(backward: Callable[[torch.Tensor], Any], width: int) -> Callable[..., Any]:
+    """The decoder's backward on ``[z, c]``, returning the gradient of ``z`` alone."""
+    return lambda g: backward(g)[:, :width]

@@ -237,8 +237,25 @@ class Autoencoder(nn.Module):
         """The number of classes a conditional model knows (None for other models)."""
         return None if self.condition is None else int(self.condition.num_classes)
 
-    def _condition(self, labels: Any, n: int, method: str) -> torch.Tensor | None:
-        """The condition's vectors ``(n, E)`` for ``labels``, or None for a model without one."""
+    def condition_vectors(
+        self, labels: Any, n: int, method: str = "Autoencoder.condition_vectors"
+    ) -> torch.Tensor | None:
+        """The condition's vectors ``(n, E)`` for ``labels`` (one class per sample, or one int
+        for all ``n``), or None for a model without a condition; what the model appends to the
+        encoder's features and to the code. ``method`` names the caller in errors.
+
+        Raises:
+            TypeError: labels for a model that is not conditional, or labels of a wrong type.
+            ValueError: no labels for a conditional model, or labels out of range.
+
+        Example:
+            >>> import autoencoders
+            >>> cvae = autoencoders.build("cvae", h=8, z=2, num_classes=3)
+            >>> cvae.condition_vectors([2, 0], 2).tolist()
+            [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+            >>> autoencoders.build("vae").condition_vectors(None, 2) is None
+            True
+        """
         if self.condition is None:
             if labels is not None:
                 raise TypeError(
@@ -350,7 +367,7 @@ class Autoencoder(nn.Module):
             (True, True)
         """
         x = self._check_input(x, "Autoencoder.forward")
-        c = self._condition(labels, len(x), "Autoencoder.forward")
+        c = self.condition_vectors(labels, len(x), "Autoencoder.forward")
         corrupted = None
         if corrupt is None:
             corrupt = self.training
@@ -401,7 +418,7 @@ class Autoencoder(nn.Module):
 
     def _features(self, x: torch.Tensor, labels: Any, method: str) -> torch.Tensor:
         """The bottleneck's input for ``x`` and ``labels``."""
-        return self._encoder_features(x, self._condition(labels, len(x), method))
+        return self._encoder_features(x, self.condition_vectors(labels, len(x), method))
 
     def _encoder_features(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         """The encoder's features with the condition appended (and given to an encoder that
@@ -434,7 +451,7 @@ class Autoencoder(nn.Module):
             InputTypeError: ``z`` is not a floating-point tensor.
         """
         z = code_input(self, z, "Autoencoder.decode", self.z_dim)
-        return self._decode_logits(z, self._condition(labels, len(z), "Autoencoder.decode"))
+        return self._decode_logits(z, self.condition_vectors(labels, len(z), "Autoencoder.decode"))
 
     def reconstruct(self, x: torch.Tensor, labels: Any = None) -> torch.Tensor:
         """Deterministic reconstruction in data space (no corruption, posterior mean);
@@ -469,7 +486,7 @@ class Autoencoder(nn.Module):
                 "bottleneck; sampling needs one with a prior (e.g. autoencoders.build('vae'), "
                 "'wae_mmd' or 'vq_vae')"
             )
-        c = self._condition(labels, n, "Autoencoder.sample")
+        c = self.condition_vectors(labels, n, "Autoencoder.sample")
         z = self.bottleneck.sample_prior(n, generator=generator, device=device)
         return apply_output_activation(self._decode_logits(z, c), self.output_activation)
 

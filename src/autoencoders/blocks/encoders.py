@@ -92,6 +92,10 @@ class MLPEncoder(Encoder):
         self.out_features = width
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(self._flat_input(x, condition))
+
+    def _flat_input(self, x: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        """``x`` flattened to ``(N, D)``, with the condition ``(N, E)`` appended if built so."""
         _check_input(x, self.input_shape, "MLPEncoder")
         flat = x.reshape(x.shape[0], -1)
         e = self.condition_features
@@ -103,19 +107,19 @@ class MLPEncoder(Encoder):
                     f"of shape (N, {e}) with its input, got {got}"
                 )
             flat = torch.cat([flat, condition.to(flat.dtype)], dim=1)
-        return self.net(flat)
+        return flat
 
     def analytic_unsupported(self) -> str | None:
-        """``None`` when :meth:`analytic_forward` computes what ``forward`` does (no condition,
-        a stack of :func:`~autoencoders.blocks.analytic.sequential_forward`'s layers), else
-        why not."""
-        if self.condition_features:
-            return "MLPEncoder with condition_features"
+        """``None`` when :meth:`analytic_forward` computes what ``forward`` does (a stack of
+        :func:`~autoencoders.blocks.analytic.sequential_forward`'s layers), else why not."""
         return sequential_unsupported(self.net)
 
-    def analytic_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Backward]:
-        """``forward(x)`` without a graph, and its backward, which fills the parameters'
-        gradients (the input, being data, gets none). See :mod:`autoencoders.blocks.analytic`.
+    def analytic_forward(
+        self, x: torch.Tensor, condition: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, Backward]:
+        """``forward(x, condition)`` without a graph, and its backward, which fills the
+        parameters' gradients (the input and the condition, being data, get none). See
+        :mod:`autoencoders.blocks.analytic`.
 
         Example:
             >>> enc = MLPEncoder(input_shape=(4,), hidden=(3,))
@@ -125,8 +129,7 @@ class MLPEncoder(Encoder):
             >>> enc.net[0].weight.grad.shape
             torch.Size([3, 4])
         """
-        _check_input(x, self.input_shape, "MLPEncoder")
-        return sequential_forward(self.net, x.reshape(x.shape[0], -1), input_grad=False)
+        return sequential_forward(self.net, self._flat_input(x, condition), input_grad=False)
 
 
 @encoders.register("conv", aliases=("cnn",))

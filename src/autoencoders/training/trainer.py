@@ -416,7 +416,7 @@ class Trainer:
             if set_step is not None:
                 set_step(state.global_step)
             if analytic is not None:
-                out, backward = analytic(x)
+                out, backward = analytic(x, y)
             else:
                 net = rt.module_for(x.shape[0], steady)
                 with rt.autocast():  # labels go to a conditional model (the source gives them)
