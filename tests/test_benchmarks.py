@@ -214,10 +214,10 @@ def test_paired_ratio_is_the_median_of_each_rounds_ratio(benchmark_script) -> No
     assert bench.paired_ratio([1.0], [4.0]) == 0.25
 
 
-def test_step_variants_runs_and_prints_every_variant() -> None:
-    script = SCRIPT.with_name("step_variants.py")
+def _table_rows(script: str, *args: str) -> dict[str, list[float]]:
+    """Run ``benchmarks/<script>`` with ``args``; its table's rows, name -> figures."""
     proc = subprocess.run(
-        [sys.executable, str(script), "--steps", "3", "--synthetic"],
+        [sys.executable, str(SCRIPT.with_name(script)), *args],
         capture_output=True,
         text=True,
         cwd=SCRIPT.parents[1],
@@ -225,11 +225,13 @@ def test_step_variants_runs_and_prints_every_variant() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    rows = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("| ") and not line.startswith("| variant"):
-            name, ms, speed = (c.strip() for c in line.strip("|").split("|"))
-            rows[name] = (_number(ms), _number(speed))
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[1:]]
+    return {row[0]: [_number(c) for c in row[1:]] for row in cells if set(row[1]) != {"-", ":"}}
+
+
+def test_step_variants_runs_and_prints_every_variant() -> None:
+    rows = _table_rows("step_variants.py", "--steps", "3", "--synthetic")
     assert list(rows) == [
         "library",
         "autograd",
@@ -245,19 +247,6 @@ def test_step_variants_runs_and_prints_every_variant() -> None:
 
 
 def test_analytic_models_runs_every_model_through_the_analytic_step() -> None:
-    script = SCRIPT.with_name("analytic_models.py")
-    proc = subprocess.run(
-        [sys.executable, str(script), "--steps", "2", "--rounds", "1", "--synthetic"],
-        capture_output=True,
-        text=True,
-        cwd=SCRIPT.parents[1],
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    rows = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("| ") and not line.startswith("| model"):
-            name, fast, slow, ratio = (c.strip() for c in line.strip("|").split("|"))
-            rows[name] = (_number(fast), _number(slow), _number(ratio))
+    rows = _table_rows("analytic_models.py", "--steps", "2", "--rounds", "1", "--synthetic")
     assert list(rows) == ["ae", "dae", "vae", "beta_vae", "cvae"]  # _number: each figure > 0
+    assert all(len(figures) == 3 for figures in rows.values())
