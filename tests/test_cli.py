@@ -120,6 +120,26 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(ends) == 1
 
 
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_the_docs_show_what_list_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """cli.rst's ``autoencoders list`` block and quickstart.rst's ``list_models()`` comment are
+    what the registry gives today (a new model updates them, or this fails)."""
+    assert cli.main(["list"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    lines = (DOCS / "cli.rst").read_text(encoding="utf-8").splitlines()
+    start = lines.index("    $ autoencoders list") + 1
+    shown = list(itertools.takewhile(bool, lines[start:]))
+    assert [line.removeprefix("    ") for line in shown] == printed
+    quickstart = (DOCS / "quickstart.rst").read_text(encoding="utf-8").splitlines()
+    start = quickstart.index("    print(autoencoders.list_models())") + 1
+    comment = itertools.takewhile(lambda line: line.startswith("    # "), quickstart[start:])
+    assert " ".join(line.removeprefix("    # ") for line in comment) == str(
+        autoencoders.list_models()
+    )
+
+
 def test_list_pattern(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["list", "*vae"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
