@@ -205,10 +205,25 @@ def test_mlp_encoder_and_decoder(activation: str) -> None:
     _assert_same_grads(ga, gr)
 
 
+def test_an_encoder_with_condition_features_takes_the_condition_analytically() -> None:
+    torch.manual_seed(0)
+    enc = MLPEncoder(input_shape=(4,), hidden=(3,), condition_features=2)
+    assert enc.analytic_unsupported() is None
+    x, c, g = torch.rand(5, 4), torch.rand(5, 2), torch.randn(5, 3)
+    h, backward = enc.analytic_forward(x, condition=c)
+    assert backward(g) is None  # the input and the condition are data
+    analytic = [p.grad.clone() for p in enc.parameters()]
+    enc.zero_grad(set_to_none=True)
+    ref = enc(x, c)
+    ref.backward(g)
+    torch.testing.assert_close(h, ref.detach())
+    for a, p in zip(analytic, enc.parameters(), strict=True):
+        torch.testing.assert_close(a, p.grad)
+    with pytest.raises(ValueError, match=r"condition_features=2: it takes a condition"):
+        enc.analytic_forward(x)
+
+
 def test_blocks_decline_what_they_cannot_do() -> None:
-    assert MLPEncoder(input_shape=(4,), condition_features=2).analytic_unsupported() == (
-        "MLPEncoder with condition_features"
-    )
     assert MLPEncoder(input_shape=(4,), batch_norm=True).analytic_unsupported() == (
         "BatchNorm1d (no analytic gradient)"
     )

@@ -30,7 +30,8 @@ error                          also a                       raised for
 =============================  ===========================  ======================================
 
 Warnings: :class:`PluginWarning` (a plugin failed to import), :class:`IgnoredCheckpointWarning`
-(a damaged checkpoint was passed over for an older one).
+(a damaged checkpoint was passed over for an older one), :class:`DataRangeWarning` (training
+data outside the range of the model's output).
 
 Example:
     >>> import torch, autoencoders
@@ -57,6 +58,7 @@ __all__ = [
     "AutoencodersError",
     "CLIError",
     "CheckpointError",
+    "DataRangeWarning",
     "DatasetNotFoundError",
     "DuplicateNameError",
     "FileContentError",
@@ -268,6 +270,12 @@ class ImageCacheUnavailableError(AutoencodersError, OSError):
 
 class IgnoredCheckpointWarning(UserWarning):
     """A damaged or incomplete checkpoint was passed over (the message names it and why)."""
+
+
+class DataRangeWarning(UserWarning):
+    """Training data outside the range the model's output activation can produce (images in
+    0..255 as floats for a sigmoid output, say): the model cannot reconstruct them, and the
+    BCE of such targets is not a likelihood (it can go negative)."""
 
 
 class DatasetNotFoundError(AutoencodersError, FileNotFoundError, ValueError):

@@ -239,6 +239,9 @@ def save(model: Autoencoder, directory: str | os.PathLike[str]) -> Path:
             "nn.Module use safetensors.torch.save_model"
         )
     config = model.config  # raises early, before touching the disk
+    _check_config_describes(model, config)
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"save() takes a folder path, got {type(directory).__name__}")
     folder = Path(directory)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"save() needs a folder, but {str(folder)!r} is a file")
@@ -257,6 +260,37 @@ def save(model: Autoencoder, directory: str | os.PathLike[str]) -> Path:
     atomic_write_bytes(folder / WEIGHTS_NAME, weights)
     atomic_write_bytes(folder / CONFIG_NAME, text.encode("utf-8"))
     return folder
+
+
+def _check_config_describes(model: Autoencoder, config: dict[str, Any]) -> None:
+    """Raise, before anything is written, when the model that ``config`` rebuilds would not
+    take ``model``'s state: a module or buffer added after the model was built, or a
+    parameter given another shape, would make a folder that :func:`load` refuses."""
+    try:
+        with torch.device("meta"):  # the skeleton's shapes, without allocating its weights
+            skeleton = Autoencoder.from_config(config)
+    except Exception:  # a block that cannot be built on meta (it reads a value at init)
+        skeleton = Autoencoder.from_config(config)
+    want = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    extra, missing = sorted(have.keys() - want), sorted(want.keys() - have)
+    reshaped = sorted(k for k in have.keys() & want if have[k] != want[k])
+    if extra or missing or reshaped:
+        found = [
+            f"{label} {names[:5]}{' ...' if len(names) > 5 else ''}"
+            for label, names in (
+                ("not in the config:", extra),
+                ("missing:", missing),
+                ("of another shape than the config builds:", reshaped),
+            )
+            if names
+        ]
+        raise ValueError(
+            "save(): the model's config does not describe its state, so the saved folder "
+            f"would not load ({'; '.join(found)}). A module, parameter or buffer added or "
+            "resized after build() is not recorded; make it part of a registered block. "
+            "Nothing was written."
+        )
 
 
 def _read_config(folder: Path) -> tuple[dict[str, Any], Any]:

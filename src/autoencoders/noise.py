@@ -83,7 +83,7 @@ class GaussianNoise(NoiseTransform):
         if (
             isinstance(noise_factor, bool)
             or not isinstance(noise_factor, (int, float))
-            or (noise_factor < 0)
+            or not 0 <= noise_factor < float("inf")
         ):
             raise ValueError(f"noise_factor must be a number >= 0, got {noise_factor!r}")
         self.noise_factor = float(noise_factor)

@@ -15,7 +15,7 @@ from autoencoders.blocks.analytic import (
     sequential_unsupported,
 )
 from autoencoders.blocks.base import Bottleneck, BottleneckOutput
-from autoencoders.blocks.layers import make_activation, nonnegative_number, positive_int
+from autoencoders.blocks.layers import flag, make_activation, nonnegative_number, positive_int
 from autoencoders.registry import bottlenecks, priors
 
 #: Scales of the IMQ kernel, times ``2 z`` (Tolstikhin et al. 2018 sum over these).
@@ -139,7 +139,7 @@ class GaussianBottleneck(Bottleneck):
         super().__init__()
         self.in_features = positive_int(in_features, "in_features")
         self.z_dim = positive_int(z, "z")
-        self.sample_in_eval = bool(sample_in_eval)
+        self.sample_in_eval = flag(sample_in_eval, "sample_in_eval")
         self.samples = positive_int(samples, "samples")
         self.mean = nn.Linear(self.in_features, self.z_dim)
         self.logvar = nn.Linear(self.in_features, self.z_dim)

@@ -22,10 +22,12 @@ from autoencoders.blocks.base import Decoder
 from autoencoders.blocks.layers import (
     check_output_activation,
     conv_transpose_out,
+    flag,
     make_activation,
     nonnegative_int,
     per_layer,
     positive_int,
+    positive_ints,
     shape_tuple,
 )
 from autoencoders.registry import decoders
@@ -71,6 +73,7 @@ class MLPDecoder(Decoder):
         batch_norm: bool = False,
     ) -> None:
         super().__init__()
+        batch_norm = flag(batch_norm, "batch_norm")
         self.z_dim = positive_int(z, "z")
         self.output_shape = shape_tuple(output_shape, "output_shape")
         self.output_activation = check_output_activation(output_activation)
@@ -79,7 +82,7 @@ class MLPDecoder(Decoder):
         make_activation(activation)
         layers: list[nn.Module] = []
         width = self.z_dim
-        for h in (positive_int(h, "hidden size") for h in hidden):
+        for h in positive_ints(hidden, "hidden"):
             layers.append(nn.Linear(width, h))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(h))
@@ -158,6 +161,7 @@ class ConvDecoder(Decoder):
         output_activation: str = "sigmoid",
     ) -> None:
         super().__init__()
+        batch_norm = flag(batch_norm, "batch_norm")
         self.z_dim = positive_int(z, "z")
         self.output_shape = shape_tuple(output_shape, "output_shape")
         self.start_shape = shape_tuple(start_shape, "start_shape")
@@ -167,7 +171,7 @@ class ConvDecoder(Decoder):
                 "ConvDecoder needs output_shape and start_shape as (channels, height, width), "
                 f"got {self.output_shape} and {self.start_shape}"
             )
-        chans = [positive_int(c, "channels") for c in channels]
+        chans = positive_ints(channels, "channels")
         if not chans:
             raise ValueError("ConvDecoder needs at least one entry in channels")
         n = len(chans)

@@ -17,10 +17,12 @@ from autoencoders.blocks.analytic import (
 from autoencoders.blocks.base import Encoder
 from autoencoders.blocks.layers import (
     conv_out,
+    flag,
     make_activation,
     nonnegative_int,
     per_layer,
     positive_int,
+    positive_ints,
     shape_tuple,
 )
 from autoencoders.registry import encoders
@@ -72,9 +74,10 @@ class MLPEncoder(Encoder):
         condition_features: int = 0,
     ) -> None:
         super().__init__()
+        batch_norm = flag(batch_norm, "batch_norm")
         self.input_shape = shape_tuple(input_shape, "input_shape")
         self.condition_features = nonnegative_int(condition_features, "condition_features")
-        sizes = [positive_int(h, "hidden size") for h in hidden]
+        sizes = positive_ints(hidden, "hidden")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         make_activation(activation)  # validate even when there are no hidden layers
@@ -97,7 +100,7 @@ class MLPEncoder(Encoder):
     def _flat_input(self, x: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
         """``x`` flattened to ``(N, D)``, with the condition ``(N, E)`` appended if built so."""
         _check_input(x, self.input_shape, "MLPEncoder")
-        flat = x.reshape(x.shape[0], -1)
+        flat = x.flatten(1)
         e = self.condition_features
         if e or condition is not None:
             if not e or condition is None or tuple(condition.shape) != (len(x), e):
@@ -172,12 +175,13 @@ class ConvEncoder(Encoder):
         activation: str = "relu",
     ) -> None:
         super().__init__()
+        batch_norm = flag(batch_norm, "batch_norm")
         self.input_shape = shape_tuple(input_shape, "input_shape")
         if len(self.input_shape) != 3:
             raise ValueError(
                 f"ConvEncoder needs input_shape (channels, height, width), got {self.input_shape}"
             )
-        chans = [positive_int(c, "channels") for c in channels]
+        chans = positive_ints(channels, "channels")
         if not chans:
             raise ValueError("ConvEncoder needs at least one entry in channels")
         n = len(chans)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -140,15 +141,58 @@ def positive_int(value: Any, what: str) -> int:
 
 
 def nonnegative_number(value: Any, what: str) -> float:
-    """Check a real number >= 0 (bools refused) and return it as a float.
+    """Check a finite real number >= 0 (bools, NaN and infinity refused) and return it as a
+    float.
 
     Example:
         >>> nonnegative_number(2, "weight")
         2.0
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{what} must be a number >= 0, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value < float("inf")
+    ):
+        odd = isinstance(value, float) and not math.isfinite(value)
+        raise ValueError(
+            f"{what} must be a number >= 0, got {value!r}" + (" (finite only)" if odd else "")
+        )
     return float(value)
+
+
+def flag(value: Any, what: str) -> bool:
+    """Check ``True`` or ``False`` (a string such as ``"no"`` would read as True) and return it.
+
+    Example:
+        >>> flag(False, "batch_norm")
+        False
+        >>> flag("no", "batch_norm")
+        Traceback (most recent call last):
+        ...
+        TypeError: batch_norm must be True or False, got 'no'
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be True or False, got {value!r}")
+    return value
+
+
+def positive_ints(value: Any, what: str) -> list[int]:
+    """Check a list (or tuple) of positive ints, such as hidden sizes, and return it as a list.
+
+    Example:
+        >>> positive_ints((400, 100), "hidden")
+        [400, 100]
+        >>> positive_ints("64", "hidden")
+        Traceback (most recent call last):
+        ...
+        TypeError: hidden must be a list of positive ints, got '64'
+    """
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{what} must be a list of positive ints, got {value!r}")
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{what} must be a list of positive ints, got {value!r} ({v!r})")
+    return list(value)
 
 
 def nonnegative_int(value: Any, what: str) -> int:

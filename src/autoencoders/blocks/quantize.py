@@ -15,7 +15,7 @@ from einops import rearrange
 from torch import nn
 
 from autoencoders.blocks.base import Bottleneck, BottleneckOutput
-from autoencoders.blocks.layers import nonnegative_number, positive_int
+from autoencoders.blocks.layers import flag, nonnegative_number, positive_int
 from autoencoders.registry import bottlenecks
 
 __all__ = ["VQBottleneck", "codebook_perplexity"]
@@ -120,13 +120,13 @@ class VQBottleneck(Bottleneck):
             )
         self.groups = self.z_dim // self.code_dim
         self.commitment_weight = nonnegative_number(commitment_weight, "commitment_weight")
-        self.ema = bool(ema)
+        self.ema = flag(ema, "ema")
         self.decay = nonnegative_number(decay, "decay")
         if self.decay >= 1.0:
             raise ValueError(f"decay must be a number in [0, 1), got {decay!r}")
-        self.reinit_dead = bool(reinit_dead)
+        self.reinit_dead = flag(reinit_dead, "reinit_dead")
         self.dead_after = positive_int(dead_after, "dead_after")
-        self.init_from_data = bool(init_from_data)
+        self.init_from_data = flag(init_from_data, "init_from_data")
         self.fc = nn.Linear(self.in_features, self.z_dim)
         k = self.codebook_size
         init = torch.empty(k, self.code_dim).uniform_(-1.0 / k, 1.0 / k)

@@ -218,7 +218,9 @@ class ImageFilesDataset(Dataset):
         self.channels = channels
         self.image_size = check_image_size(image_size)
         self.pixel_range = parse_pixel_range(pixel_range)
-        self.flatten = bool(flatten)
+        if not isinstance(flatten, bool):
+            raise TypeError(f"flatten must be True or False, got {flatten!r}")
+        self.flatten = flatten
 
     @property
     def mode(self) -> str:

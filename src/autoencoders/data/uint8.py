@@ -73,7 +73,9 @@ class UInt8ImageDataset(Dataset):
         if self.labels.shape != (n,):
             raise ValueError(f"{n} images but labels of shape {tuple(self.labels.shape)}")
         self.pixel_range = parse_pixel_range(pixel_range)
-        self.flatten = bool(flatten)
+        if not isinstance(flatten, bool):
+            raise TypeError(f"flatten must be True or False, got {flatten!r}")
+        self.flatten = flatten
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -65,6 +65,21 @@ def _checked(
         raise ValueError(
             f"unknown reconstruction loss {kind!r}; accepted: {', '.join(RECON_KINDS)}"
         )
+    if not isinstance(getattr(output, "logits", None), torch.Tensor):
+        raise TypeError(
+            f"a loss takes the model's output (an AutoencoderOutput with logits), got "
+            f"{type(output).__name__}"
+        )
+    if not isinstance(target, torch.Tensor) or not target.is_floating_point():
+        got = (
+            f"a {target.dtype} tensor"
+            if isinstance(target, torch.Tensor)
+            else type(target).__name__
+        )
+        raise TypeError(
+            f"the loss's target must be the float batch the model reconstructs, got {got}; "
+            "scale uint8 images as the model does (x.float() / 255 for [0, 1])"
+        )
     logits = output.logits.float()
     target = target.float()
     pixels = target.dim() - 1

@@ -42,6 +42,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import warnings
 from collections.abc import Iterator, Mapping, Sized
 from typing import Any, Protocol
 
@@ -52,7 +53,7 @@ from torch.utils.data.distributed import DistributedSampler
 from autoencoders._inputs import check_finite
 from autoencoders._utils import iter_batches
 from autoencoders.data.uint8 import UInt8ImageDataset
-from autoencoders.errors import InputTypeError, InvalidInputError
+from autoencoders.errors import DataRangeWarning, InputTypeError, InvalidInputError
 from autoencoders.training._plan import (
     batch_bounds,
     check_label_tensor,
@@ -268,6 +269,12 @@ class LoaderSource:
             self.batches_per_epoch: int | None = len(loader)
         except TypeError:
             self.batches_per_epoch = None
+        if self.batches_per_epoch == 0:
+            size = "" if self.num_samples is None else f" over {self.num_samples} samples"
+            raise ValueError(
+                f"{what} DataLoader is empty (0 batches{size}); it needs at least one batch "
+                "(drop_last=True with fewer samples than batch_size gives none)"
+            )
         self._warned = False
 
     def train_batches(self, epoch: int, start: int) -> tuple[Iterator[Batch], int | None]:
@@ -309,15 +316,49 @@ def _nbytes(x: torch.Tensor) -> int:
     return x.numel() * x.element_size()
 
 
+#: The values each output activation can produce: the targets a model can reconstruct.
+OUTPUT_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+
+def warn_out_of_range(x: torch.Tensor, activation: str | None, what: str) -> None:
+    """Warn (:class:`~autoencoders.errors.DataRangeWarning`) when float data lies outside the
+    range of the output ``activation`` (one min/max pass; other activations have none).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_out_of_range(torch.full((2, 3), 255.0), "sigmoid", "train data")
+        >>> str(caught[0].message)[:60]
+        'train data holds values in [255, 255], outside [0, 1], the r'
+    """
+    bounds = OUTPUT_RANGES.get(activation or "")
+    if bounds is None or not x.is_floating_point() or x.numel() == 0:
+        return
+    lo, hi = (float(v) for v in torch.aminmax(x))
+    if lo < bounds[0] - 1e-6 or hi > bounds[1] + 1e-6:
+        warnings.warn(
+            f"{what} holds values in [{lo:g}, {hi:g}], outside [{bounds[0]:g}, {bounds[1]:g}], "
+            f"the range of the model's {activation} output: it cannot reconstruct them, and a "
+            "BCE of such targets can go negative. Scale the data (images in 0..255: x / 255, "
+            "or pass them as uint8), or build the model for this range",
+            DataRangeWarning,
+            stacklevel=4,
+        )
+
+
 def _tensor_source(
     x: torch.Tensor,
     y: torch.Tensor | None,
     pixel_range: tuple[float, float],
     limit: int,
     common: dict[str, Any],
+    output_activation: str | None = None,
+    what: str = "data",
 ) -> InMemorySource:
     """An in-memory source of a tensor: uint8 ones are scaled per batch to ``pixel_range``."""
     if x.dtype != torch.uint8:
+        warn_out_of_range(x, output_activation, f"{what} data")
         return InMemorySource(x, y=y, **common)
     resident = common["device"].type == "cpu" or _nbytes(x) <= limit
     return InMemorySource(x, y=y, scale=UInt8Scale(pixel_range), resident=resident, **common)
@@ -337,10 +378,12 @@ def make_source(
     in_memory_limit: int = DEFAULT_IN_MEMORY_LIMIT,
     labels: bool = False,
     pixel_range: tuple[float, float] = (0.0, 1.0),
+    output_activation: str | None = None,
 ) -> BatchSource:
     """Pick the batch source for ``data`` (see the module docstring); with ``labels``, every
     batch carries the data's integer labels; bare uint8 inputs are scaled to ``pixel_range``
-    (the model's).
+    (the model's). Float data held in memory outside the range of ``output_activation``
+    (the model's) is warned about (:func:`warn_out_of_range`).
 
     Raises:
         TypeError: an unsupported kind of data, non-tensor items, integer inputs, or
@@ -372,7 +415,10 @@ def make_source(
     if isinstance(data, torch.Tensor):
         if labels:
             raise no_labels(f"{what} data (a tensor of inputs)")
-        return _tensor_source(_check_inputs(data, what), None, pixel_range, in_memory_limit, common)
+        x = _check_inputs(data, what)
+        return _tensor_source(
+            x, None, pixel_range, in_memory_limit, common, output_activation, what
+        )
     if isinstance(data, IterableDataset):
         return LoaderSource(DataLoader(data, batch_size=batch_size), device, what, labels)
     sequence = hasattr(data, "__getitem__") and hasattr(data, "__len__")
@@ -386,7 +432,9 @@ def make_source(
                 raise no_labels(f"{what} data (a TensorDataset of inputs only)")
             y = data.tensors[1] if labels else None
             if _nbytes(x) <= in_memory_limit or (x.dtype == torch.uint8 and device.type == "cpu"):
-                return _tensor_source(x, y, pixel_range, in_memory_limit, common)
+                return _tensor_source(
+                    x, y, pixel_range, in_memory_limit, common, output_activation, what
+                )
         else:
             x0 = _check_inputs(_first(data[0], f"{what} dataset").unsqueeze(0), what)
             if labels:
@@ -397,7 +445,9 @@ def make_source(
                 x = torch.stack([_first(it, f"{what} dataset") for it in items])
                 y = torch.stack([_label(it, what) for it in items]) if labels else None
                 x = _check_inputs(x, what)
-                return _tensor_source(x, y, pixel_range, in_memory_limit, common)
+                return _tensor_source(
+                    x, y, pixel_range, in_memory_limit, common, output_activation, what
+                )
         return DatasetSource(
             data, num_workers=num_workers, what=f"{what} dataset", labels=labels,
             pixel_range=pixel_range, **common,

@@ -16,6 +16,7 @@ from torch import nn
 
 from autoencoders._utils import unwrap_model
 from autoencoders.analytic import AnalyticStep, step_unsupported
+from autoencoders.blocks.layers import flag
 from autoencoders.losses import default_loss
 from autoencoders.registry import losses as loss_registry
 from autoencoders.training import checkpoint, restore
@@ -191,7 +192,10 @@ class Trainer:
         self.weight_decay = number(weight_decay, "weight_decay")
         self.betas = betas_pair(betas)
         self.seed, self.eval_seed = optional_int(seed, "seed"), optional_int(eval_seed, "eval_seed")
-        self.nonfinite, self.progress = choice(nonfinite, "nonfinite", NONFINITE), bool(progress)
+        self.nonfinite, self.progress = (
+            choice(nonfinite, "nonfinite", NONFINITE),
+            flag(progress, "progress"),
+        )
         self.num_workers = optional_int(num_workers, "num_workers")
         self.in_memory_limit = int(in_memory_limit)
         self.amp, self.compile = amp, compile
@@ -312,6 +316,7 @@ class Trainer:
             in_memory_limit=self.in_memory_limit,
             labels=bool(getattr(unwrap_model(self.model), "takes_labels", False)),
             pixel_range=tuple(getattr(unwrap_model(self.model), "pixel_range", (0.0, 1.0))),
+            output_activation=getattr(unwrap_model(self.model), "output_activation", None),
         )  # fmt: skip
 
     # -- fit ----------------------------------------------------------------------------------

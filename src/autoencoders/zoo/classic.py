@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from autoencoders.blocks.layers import positive_ints
 from autoencoders.model import Autoencoder
 from autoencoders.registry import bottlenecks, decoders, encoders, models
 from autoencoders.registry import noise as noise_registry
@@ -103,7 +104,7 @@ def linear_ae(
         >>> [tuple(p.shape) for p in m.parameters()]
         [(2, 784), (2,), (784, 2), (784,)]
     """
-    hs = [int(v) for v in hidden]
+    hs = positive_ints(hidden, "hidden")
     return mirrored_mlp(input_shape, hs, z, "deterministic", "none", output_activation)
 
 
@@ -255,7 +256,7 @@ def conv_vae(
         26502019
     """
     shape = list(input_shape)
-    fs = [int(f) for f in filters]
+    fs = positive_ints(filters, "filters")
     enc = encoders.build(
         "conv",
         input_shape=shape,

@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import nn
 
+from autoencoders.blocks.layers import positive_ints
 from autoencoders.model import Autoencoder
 from autoencoders.registry import bottlenecks, conditions, decoders, encoders
 from autoencoders.registry import noise as noise_registry
@@ -113,7 +114,7 @@ def build_noise(spec: Any, kwargs: dict[str, Any]) -> nn.Module:
 
 def hidden_sizes(h: int, hidden: Sequence[int] | None) -> list[int]:
     """``hidden`` as a list of ints, or ``[h]`` without it (one hidden layer of ``h``)."""
-    return [int(v) for v in hidden] if hidden is not None else [h]
+    return positive_ints(hidden, "hidden") if hidden is not None else [h]
 
 
 def mirrored_mlp(
@@ -155,7 +156,7 @@ def mirrored_conv(
     condition: str | dict[str, Any] | None = None,
 ) -> Autoencoder:
     """Conv(k3, pad 1) + max-pool 2 stages; the decoder mirrors them with stride-2 ConvT."""
-    chans = [int(c) for c in channels]
+    chans = positive_ints(channels, "channels")
     enc = encoders.build(
         "conv",
         input_shape=list(input_shape),

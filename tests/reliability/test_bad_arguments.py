@@ -1,0 +1,130 @@
+"""Arguments that used to be coerced or accepted silently are refused, naming the value: the
+probes of an adversarial review (sizes, switches, weights, loss targets, empty loaders, data out
+of the output's range, a model whose config cannot describe it)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import autoencoders
+from autoencoders.errors import DataRangeWarning
+from autoencoders.losses import ELBOLoss, ReconstructionLoss
+from autoencoders.noise import GaussianNoise
+from autoencoders.training import Trainer
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "error", "match"),
+    [
+        (
+            "ae",
+            {"hidden": [4.9]},
+            ValueError,
+            r"hidden must be a list of positive ints, got \[4.9\]",
+        ),
+        ("ae", {"hidden": "12"}, TypeError, "hidden must be a list of positive ints, got '12'"),
+        ("ae", {"hidden": 64}, TypeError, "hidden must be a list of positive ints, got 64"),
+        ("linear_ae", {"hidden": [True]}, ValueError, r"got \[True\] \(True\)"),
+        ("conv_ae", {"channels": [3.5]}, ValueError, "channels must be a list of positive ints"),
+        ("conv_vae", {"filters": [8, "x"]}, ValueError, "filters must be a list of positive ints"),
+        ("conv_ae", {"batch_norm": "false"}, TypeError, "batch_norm must be True or False"),
+        ("vq_vae", {"ema": "no"}, TypeError, "ema must be True or False, got 'no'"),
+        ("dae", {"noise_factor": float("nan")}, ValueError, "noise_factor must be a number >= 0"),
+        ("wae_mmd", {"weight": float("inf")}, ValueError, r"got inf \(finite only\)"),
+        ("beta_vae", {"beta": float("inf")}, ValueError, "beta must be a number >= 0, got inf"),
+    ],
+)
+def test_build_refuses_what_it_used_to_coerce(name, kwargs, error, match) -> None:
+    with pytest.raises(error, match=match):
+        autoencoders.build(name, **kwargs)
+
+
+def test_the_fixed_values_still_build() -> None:
+    assert autoencoders.build("ae", hidden=(32, 16), z=4).encoder.out_features == 16
+    assert autoencoders.build("linear_ae", hidden=[]).num_parameters() == 3_922
+    assert any(
+        isinstance(m, nn.BatchNorm2d)
+        for m in autoencoders.build("conv_ae", batch_norm=True).modules()
+    )
+    with pytest.raises(ValueError, match="noise_factor must be a number >= 0, got inf"):
+        GaussianNoise(noise_factor=float("inf"))
+    with pytest.raises(ValueError, match=r"beta must be a number >= 0, got nan \(finite only\)"):
+        ELBOLoss(beta=float("nan"))
+
+
+def test_an_empty_batch_goes_through_a_dense_model() -> None:
+    model = autoencoders.build("vae", h=8, z=2).eval()
+    out = model(torch.rand(0, 1, 28, 28))
+    assert out.logits.shape == (0, 1, 28, 28) and out.z.shape == (0, 2)
+
+
+def test_a_loss_refuses_targets_that_are_not_the_float_batch() -> None:
+    model = autoencoders.build("vae", h=8, z=2)
+    x = torch.rand(4, 1, 28, 28)
+    out = model(x)
+    for loss in (ELBOLoss(), ReconstructionLoss("mse")):
+        with pytest.raises(TypeError, match=r"got a torch.uint8 tensor; scale uint8 images"):
+            loss(out, (x * 255).to(torch.uint8))
+        with pytest.raises(TypeError, match="target must be the float batch .* got NoneType"):
+            loss(out, None)
+        with pytest.raises(TypeError, match="takes the model's output .* got Tensor"):
+            loss(x, x)
+
+
+def test_an_empty_dataloader_is_refused_before_training() -> None:
+    model = autoencoders.build("ae", h=8, z=2)
+    empty = DataLoader(TensorDataset(torch.rand(0, 1, 28, 28)), batch_size=4)
+    with pytest.raises(ValueError, match=r"train DataLoader is empty \(0 batches over 0 samples\)"):
+        Trainer(model, epochs=1, progress=False).fit(empty)
+    short = DataLoader(TensorDataset(torch.rand(3, 1, 28, 28)), batch_size=4, drop_last=True)
+    with pytest.raises(ValueError, match="drop_last=True with fewer samples than batch_size"):
+        Trainer(model, epochs=1, progress=False).fit(short)
+
+
+@pytest.mark.parametrize("name", ["progress"])
+def test_trainer_switches_take_booleans_only(name: str) -> None:
+    with pytest.raises(TypeError, match=f"{name} must be True or False, got 'no'"):
+        Trainer(autoencoders.build("ae", h=8, z=2), **{name: "no"})
+
+
+def test_data_outside_the_outputs_range_is_warned_about() -> None:
+    x = torch.rand(32, 1, 28, 28)
+    sigmoid = autoencoders.build("vae", h=8, z=2)
+    with pytest.warns(DataRangeWarning, match=r"values in \[.*\], outside \[0, 1\].* sigmoid"):
+        Trainer(sigmoid, epochs=1, progress=False).fit(x * 255)
+    tanh = autoencoders.build("ae", h=8, z=2, output_activation="tanh")
+    with pytest.warns(DataRangeWarning, match=r"outside \[-1, 1\], the range of the model's tanh"):
+        Trainer(tanh, epochs=1, progress=False).fit(x * 3 - 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataRangeWarning)
+        Trainer(sigmoid, epochs=1, progress=False).fit(x)  # in range: no warning
+        Trainer(tanh, epochs=1, progress=False).fit(x * 2 - 1)
+        linear = autoencoders.build("ae", h=8, z=2, output_activation="identity")
+        Trainer(linear, epochs=1, progress=False).fit(x * 255)  # no bounded range to leave
+        uint8 = (x * 255).to(torch.uint8)  # scaled to the pixel range per batch
+        Trainer(sigmoid, epochs=1, progress=False).fit(uint8)
+
+
+def test_save_refuses_a_model_its_config_cannot_rebuild_and_keeps_the_old_save(tmp_path) -> None:
+    good = autoencoders.build("ae", h=8, z=2)
+    autoencoders.save(good, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    grown = autoencoders.build("ae", h=8, z=2)
+    grown.head = nn.Linear(2, 2)  # added after build(): the config does not record it
+    with pytest.raises(ValueError, match=r"not in the config: \['head.bias', 'head.weight'\]"):
+        autoencoders.save(grown, tmp_path)
+    buffered = autoencoders.build("ae", h=8, z=2)
+    buffered.register_buffer("extra", torch.zeros(2, dtype=torch.complex64))
+    with pytest.raises(ValueError, match=r"not in the config: \['extra'\].*Nothing was written"):
+        autoencoders.save(buffered, tmp_path)
+    with pytest.raises(TypeError, match="save\\(\\) takes a folder path, got NoneType"):
+        autoencoders.save(good, None)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    loaded = autoencoders.load(tmp_path)
+    for a, b in zip(loaded.state_dict().values(), good.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
