@@ -13,8 +13,10 @@ import itertools
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -585,3 +587,36 @@ def test_families_train_from_the_cli(name: str, tmp_path: Path) -> None:
     assert math.isfinite(metrics["test_mse"])
     if name == "cvae":
         assert (out / "samples.png").is_file() and math.isfinite(metrics["test_nll"])
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="no SIGTERM")
+def test_sigterm_ends_a_run_as_interrupted(
+    capsys: pytest.CaptureFixture[str], image_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kill``/``timeout``/a scheduler's SIGTERM during training: exit 143, one line, and
+    the run folder records ``interrupted`` (not ``training`` forever); the handler is undone."""
+    from autoencoders.training import Trainer
+
+    def killed(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        raise AssertionError("SIGTERM was not turned into an exception")
+
+    monkeypatch.setattr(Trainer, "fit", killed)
+    before = signal.getsignal(signal.SIGTERM)
+    out = Path("run")
+    argv = ["-q", "train", "ae", *TINY, "--data", str(image_folder), "--out", str(out)]
+    assert cli.main(argv) == 143
+    assert capsys.readouterr().err.strip() == "autoencoders: terminated"
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "interrupted" and run["error"].startswith("Terminated")
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_list_says_when_nothing_matches(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["list", "vea*"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == ["name", "kind", "input", "z", "parameters", "aliases"]
+    assert "no model matches 'vea*'" in captured.err
+    assert cli.main(["list", "vae"]) == 0
+    assert capsys.readouterr().err == ""

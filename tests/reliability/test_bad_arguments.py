@@ -128,3 +128,34 @@ def test_save_refuses_a_model_its_config_cannot_rebuild_and_keeps_the_old_save(t
     loaded = autoencoders.load(tmp_path)
     for a, b in zip(loaded.state_dict().values(), good.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_an_optimizer_value_torch_refuses_names_the_arguments() -> None:
+    model = autoencoders.build("ae", h=8, z=2)
+    with pytest.raises(TypeError, match=r"optimizer 'sgd' refused its arguments .*'fast'"):
+        Trainer(model, optimizer="sgd", optimizer_kwargs={"momentum": "fast"})
+    with pytest.raises(ValueError, match=r"refused its arguments .*Invalid momentum value: -1"):
+        Trainer(model, optimizer="sgd", optimizer_kwargs={"momentum": -1})
+
+
+def test_a_misspelt_trainer_keyword_suggests_the_right_one() -> None:
+    from autoencoders.errors import UnknownArgumentError
+
+    model = autoencoders.build("ae", h=8, z=2)
+    with pytest.raises(
+        UnknownArgumentError, match=r"'epoch'; did you mean 'epochs'\? Accepted: model, loss"
+    ):
+        Trainer(model, epoch=3)
+    with pytest.raises(TypeError, match="progress must be True or False"):  # other errors pass
+        Trainer(model, progress="yes")
+
+
+def test_a_dataset_path_that_does_not_exist_is_named_as_a_folder() -> None:
+    from autoencoders.data import load_dataset
+    from autoencoders.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match=r"as a folder, '.*nonexistent_dir' does not exist"):
+        load_dataset("./nonexistent_dir/")
+    with pytest.raises(UnknownNameError, match="did you mean 'fashion-mnist'") as info:
+        load_dataset("fashion-mnst")
+    assert "as a folder" not in str(info.value)

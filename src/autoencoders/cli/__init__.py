@@ -37,8 +37,11 @@ end the program with one line on stderr, ``autoencoders: error: ...``, and exit 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 from autoencoders import runs
 from autoencoders.cli._commands import error_message, run_command, settings_from_args
@@ -72,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The exit status: 0 on success, 2 on a usage or data error (one line on stderr), 130
-        when interrupted.
+        when interrupted (Ctrl-C), 143 when terminated (SIGTERM; a run in progress records
+        ``interrupted`` either way).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -86,16 +90,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     old_level = package_logger.level
     package_logger.addHandler(handler)
     package_logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    old_term = _catch_sigterm()
     try:
         return run_command(args, argv)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"{PROG}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 143 if terminated else 130
     except (DatasetNotFoundError, ValueError, TypeError, OSError, ImportError) as exc:
         if args.traceback:
             raise
         print(f"{PROG}: error: {error_message(exc)}", file=sys.stderr)
         return 2
     finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
         package_logger.removeHandler(handler)
         package_logger.setLevel(old_level)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a batch scheduler's end of time), raised where the
+    program is, like Ctrl-C: a run in progress records ``interrupted`` in its ``run.json``."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated(f"signal {signum}")
+
+
+def _catch_sigterm() -> Any:
+    """Turn SIGTERM into :class:`Terminated` while a command runs; the previous handler, or
+    None where no handler can be set (not the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)

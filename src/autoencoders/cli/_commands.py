@@ -164,7 +164,11 @@ def _experiment(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def run_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Run the parsed command; returns the exit status."""
     if args.command == "list":
-        print(runs.model_table(args.pattern))
+        table = runs.model_table(args.pattern)
+        print(table)
+        if "\n" not in table:  # the header alone
+            print(f"{PROG}: no model matches {args.pattern!r}; 'autoencoders list' shows them all",
+                  file=sys.stderr)  # fmt: skip
         return 0
     if args.command == "evaluate":
         data = {k: getattr(args, k) for k in ("data", "data_root", "limit", "device")}

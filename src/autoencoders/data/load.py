@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -138,6 +139,10 @@ def _canonical(name: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]
     close = did_you_mean(
         stripped.lower().replace("-", "_"), known + sorted(datasets.aliases()), dashes=True
     )
+    if any(sep in stripped for sep in ("/", "\\")) or stripped.startswith((".", "~")):
+        close = (
+            f"; as a folder, {str(os.path.abspath(os.path.expanduser(stripped)))!r} does not exist."
+        )
     raise UnknownNameError(
         f"unknown dataset {name!r}{close} Registered datasets: "
         f"{', '.join(map(_display, known)) or '(none)'}. A folder of images loads as "

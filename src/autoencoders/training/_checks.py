@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-__all__ = ["betas_pair", "choice", "number", "optional_int", "positive_int"]
+from autoencoders.registry import check_kwargs
+
+__all__ = ["betas_pair", "choice", "number", "optional_int", "positive_int", "suggest_keywords"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def suggest_keywords(init: F) -> F:
+    """Wrap a constructor so that a misspelt keyword is an
+    :class:`~autoencoders.errors.UnknownArgumentError` naming it, the accepted ones and the
+    closest (``epoch`` -> "did you mean 'epochs'?"), not Python's bare TypeError."""
+
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return init(self, *args, **kwargs)
+        except TypeError as exc:
+            if "unexpected keyword argument" in str(exc):
+                check_kwargs(type(self).__name__, functools.partial(init, self), kwargs)
+            raise
+
+    return wrapper  # type: ignore[return-value]
 
 
 def positive_int(value: Any, name: str) -> int:

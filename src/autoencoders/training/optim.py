@@ -267,7 +267,12 @@ def build_optimizer(
     }
     kw.update(kwargs or {})
     check_kwargs(f"optimizer {name!r}", factory, kw)
-    opt = factory(params, **kw)
+    try:
+        opt = factory(params, **kw)
+    except (TypeError, ValueError) as exc:  # torch's checks of the values: name the keywords
+        shown = {k: v for k, v in kw.items() if k != "params"}
+        kind = TypeError if isinstance(exc, TypeError) else ValueError
+        raise kind(f"optimizer {name!r} refused its arguments {shown!r}: {exc}") from exc
     if not isinstance(opt, torch.optim.Optimizer):
         raise TypeError(
             f"optimizer {name!r} must build a torch.optim.Optimizer, got {type(opt).__name__}"

@@ -20,7 +20,14 @@ from autoencoders.blocks.layers import flag
 from autoencoders.losses import default_loss
 from autoencoders.registry import losses as loss_registry
 from autoencoders.training import checkpoint, restore
-from autoencoders.training._checks import betas_pair, choice, number, optional_int, positive_int
+from autoencoders.training._checks import (
+    betas_pair,
+    choice,
+    number,
+    optional_int,
+    positive_int,
+    suggest_keywords,
+)
 from autoencoders.training.batches import (
     DEFAULT_IN_MEMORY_LIMIT,
     Batch,
@@ -149,6 +156,7 @@ class Trainer:
     rank = _delegate("runtime", "rank")
     world_size = _delegate("runtime", "world_size")
 
+    @suggest_keywords
     def __init__(
         self,
         model: nn.Module,
