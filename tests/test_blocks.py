@@ -221,7 +221,10 @@ def test_conv_decoder_checks_output_shape() -> None:
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda: MLPEncoder(hidden=[0]), "hidden size must be a positive integer, got 0"),
+        (
+            lambda: MLPEncoder(hidden=[0]),
+            r"hidden must be a list of positive ints, got \[0\] \(entry 0 is 0\)",
+        ),
         (lambda: MLPEncoder(activation="relu6"), "unknown activation 'relu6'; accepted: relu"),
         (lambda: MLPEncoder(input_shape=[]), "input_shape must be a non-empty sequence"),
         (lambda: MLPEncoder(dropout=1.5), r"dropout must be in \[0, 1\), got 1.5"),

@@ -29,7 +29,7 @@ from autoencoders.training import Trainer
         ),
         ("ae", {"hidden": "12"}, TypeError, "hidden must be a list of positive ints, got '12'"),
         ("ae", {"hidden": 64}, TypeError, "hidden must be a list of positive ints, got 64"),
-        ("linear_ae", {"hidden": [True]}, ValueError, r"got \[True\] \(True\)"),
+        ("linear_ae", {"hidden": [True]}, ValueError, r"got \[True\] \(entry 0 is True\)"),
         ("conv_ae", {"channels": [3.5]}, ValueError, "channels must be a list of positive ints"),
         ("conv_vae", {"filters": [8, "x"]}, ValueError, "filters must be a list of positive ints"),
         ("conv_ae", {"batch_norm": "false"}, TypeError, "batch_norm must be True or False"),

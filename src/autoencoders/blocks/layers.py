@@ -189,9 +189,11 @@ def positive_ints(value: Any, what: str) -> list[int]:
     """
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"{what} must be a list of positive ints, got {value!r}")
-    for v in value:
+    for i, v in enumerate(value):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{what} must be a list of positive ints, got {value!r} ({v!r})")
+            raise ValueError(
+                f"{what} must be a list of positive ints, got {value!r} (entry {i} is {v!r})"
+            )
     return list(value)
 
 

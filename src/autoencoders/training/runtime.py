@@ -32,7 +32,7 @@ from autoencoders.training import distributed as dist_utils
 from autoencoders.training._checks import number
 from autoencoders.training.fusedstep import FusedAdamStep
 
-__all__ = ["AMP_MODES", "COMPILE_MODES", "Runtime", "resolve_device"]
+__all__ = ["AMP_MODES", "COMPILE_MODES", "Runtime", "resolve_device", "to_channels_last"]
 
 AMP_MODES = {
     "bf16": torch.bfloat16,
@@ -41,6 +41,24 @@ AMP_MODES = {
     "float16": torch.float16,
 }
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def to_channels_last(model: nn.Module) -> None:
+    """Put the model's 4-d parameters, buffers and left-over gradients in the channels_last
+    memory format, in place (``Module.to(memory_format=)`` would refuse a 5-d Conv3d weight;
+    the fused step needs a gradient in its parameter's layout).
+
+    Example:
+        >>> conv = nn.Conv2d(3, 8, 3)
+        >>> to_channels_last(conv)
+        >>> conv.weight.is_contiguous(memory_format=torch.channels_last)
+        True
+    """
+    for t in (*model.parameters(), *model.buffers()):
+        if t.dim() == 4:
+            t.data = t.data.contiguous(memory_format=torch.channels_last)
+            if t.grad is not None:
+                t.grad = t.grad.contiguous(memory_format=torch.channels_last)
 
 
 def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.device:

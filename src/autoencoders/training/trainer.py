@@ -16,7 +16,7 @@ from torch import nn
 
 from autoencoders._utils import unwrap_model
 from autoencoders.analytic import AnalyticStep, step_unsupported
-from autoencoders.blocks.layers import flag
+from autoencoders.blocks.layers import flag, nonnegative_int
 from autoencoders.losses import default_loss
 from autoencoders.registry import losses as loss_registry
 from autoencoders.training import checkpoint, restore
@@ -40,7 +40,7 @@ from autoencoders.training.fusedstep import clear_grads
 from autoencoders.training.history import History
 from autoencoders.training.meter import EpochMeter, NonFiniteLossError
 from autoencoders.training.optim import build_optimizer
-from autoencoders.training.runtime import Runtime, resolve_device
+from autoencoders.training.runtime import Runtime, resolve_device, to_channels_last
 from autoencoders.training.schedules import Schedule, step_scheduler
 from autoencoders.training.state import TrainingState, seed_everything
 
@@ -200,28 +200,17 @@ class Trainer:
         self.weight_decay = number(weight_decay, "weight_decay")
         self.betas = betas_pair(betas)
         self.seed, self.eval_seed = optional_int(seed, "seed"), optional_int(eval_seed, "eval_seed")
-        self.nonfinite, self.progress = (
-            choice(nonfinite, "nonfinite", NONFINITE),
-            flag(progress, "progress"),
-        )
+        self.nonfinite = choice(nonfinite, "nonfinite", NONFINITE)
+        self.progress, self.analytic = flag(progress, "progress"), flag(analytic, "analytic")
+        self.channels_last = flag(channels_last, "channels_last")
         self.num_workers = optional_int(num_workers, "num_workers")
-        self.in_memory_limit = int(in_memory_limit)
+        self.in_memory_limit = nonnegative_int(in_memory_limit, "in_memory_limit")
         self.amp, self.compile = amp, compile
         self.runtime = Runtime(device, amp, compile, compile_backend, grad_clip)
         self.grad_clip = self.runtime.grad_clip
         self.model = model.to(self.device)
-        if not isinstance(channels_last, bool):
-            raise TypeError(f"channels_last must be True or False, got {channels_last!r}")
-        self.channels_last = channels_last
-        if not isinstance(analytic, bool):
-            raise TypeError(f"analytic must be True or False, got {analytic!r}")
-        self.analytic = analytic
-        if channels_last:  # 4-d tensors only: Module.to(memory_format=) refuses a Conv3d
-            for t in (*self.model.parameters(), *self.model.buffers()):
-                if t.dim() == 4:
-                    t.data = t.data.contiguous(memory_format=torch.channels_last)
-                    if t.grad is not None:  # a left-over gradient: the fused step needs one layout
-                        t.grad = t.grad.contiguous(memory_format=torch.channels_last)
+        if channels_last:
+            to_channels_last(self.model)
         self.loss_fn = self._build_loss(loss)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
@@ -236,13 +225,12 @@ class Trainer:
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.checkpoint_every = checkpoint_every
         self.callbacks = self._build_callbacks(callbacks, early_stopping, keep_checkpoints)
-        epochs = positive_int(epochs, "epochs")
         self.state = TrainingState(
-            self.model, self.optimizer, None, self.scaler, self.callbacks,
-            epochs=epochs, batch_size=self.batch_size, seed=self.seed, device=self.device,
+            self.model, self.optimizer, None, self.scaler, self.callbacks, batch_size=self.batch_size,
+            epochs=positive_int(epochs, "epochs"), seed=self.seed, device=self.device,
         )  # fmt: skip
         if not self.schedule.per_step:
-            self.scheduler = self.schedule.build(self.optimizer, epochs)
+            self.scheduler = self.schedule.build(self.optimizer, self.epochs)
 
     @property
     def step_kind(self) -> str:
