@@ -185,7 +185,7 @@ def test_gpu_rounds_run_on_the_cpu_and_drop_what_cannot_run(
     fp16 = next(name for name, opts in rows.items() if opts.get("amp") == "fp16")
     expected = [bench.BASELINE, f"hand loop, {bench.GPU_SET}", *(n for n in rows if n != fp16)]
     assert list(table) == expected and all(v > 0 for v in table.values())
-    assert f"batch 4: {fp16} dropped, its setup failed: ValueError" in out
+    assert f"batch 4: {fp16} dropped, its setup failed: InvalidValueError" in out
     assert re.search(r"batch 4: Trainer \(uint8 set on the GPU\) / hand loop = \S+x", out)
     resident = (
         r"batch 4: Trainer \(uint8 set on the GPU\) / hand loop over the uint8 set on the GPU"

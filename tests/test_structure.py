@@ -7,7 +7,10 @@
   them, such as ``autoencoders/_utils.py``;
 * every import goes down the layers of :data:`LAYERS` (the table of docs/internals.rst);
 * no file over 600 lines, and every file of the command line (``cli/``) under 400: the
-  command line only parses, calls ``runs`` and prints.
+  command line only parses, calls ``runs`` and prints;
+* no module raises a bare built-in ``ValueError`` or ``TypeError``: every refusal is an
+  :class:`autoencoders.errors.AutoencodersError` (still a ValueError or TypeError), as the
+  README promises.
 """
 
 from __future__ import annotations
@@ -217,3 +220,36 @@ def test_files_stay_small(path: Path) -> None:
         assert lines < MAX_CLI_LINES, f"{shown} has {lines} lines; cli files stay under 400"
     else:
         assert lines <= MAX_LINES, f"{shown} has {lines} lines; at most 600"
+
+
+#: Built-in exceptions the library refuses its inputs with only through a subclass in
+#: ``autoencoders.errors`` (the others, KeyError, IndexError, ImportError, keep their protocol).
+BUILTIN_REFUSALS = {"ValueError", "TypeError"}
+
+
+def _bare_refusals(source: str, where: str) -> list[str]:
+    bad: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if isinstance(exc, ast.Name) and exc.id in BUILTIN_REFUSALS:
+                bad.append((node.lineno, f"{where}:{node.lineno} raises {exc.id}"))
+    return [text for _, text in sorted(bad)]
+
+
+def test_every_refusal_is_a_library_error() -> None:
+    bad = [
+        b
+        for p in sorted(PACKAGE.rglob("*.py"))
+        for b in _bare_refusals(p.read_text(encoding="utf-8"), str(p.relative_to(SRC)))
+    ]
+    assert not bad, "raise InvalidValueError / InvalidTypeError instead:\n" + "\n".join(bad)
+
+
+def test_the_refusal_rule_sees_both_spellings() -> None:
+    # guards the check above against a rule that would pass anything
+    source = "def f(x):\n    if x:\n        raise ValueError('no')\n    raise TypeError\n"
+    assert _bare_refusals(source, "probe") == [
+        "probe:3 raises ValueError",
+        "probe:4 raises TypeError",
+    ]

@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from autoencoders.errors import InvalidTypeError, InvalidValueError
+
 __all__ = ["device_of", "evaluating", "flatten_mapping", "gather", "iter_batches", "unwrap_model"]
 
 
@@ -95,12 +97,12 @@ def _as_float_tensor(x: Any, what: str) -> torch.Tensor:
     if type(x).__module__.startswith("numpy"):
         x = torch.as_tensor(x)
     if not isinstance(x, torch.Tensor):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{what} items must be tensors (or NumPy arrays), got {type(x).__name__}; convert "
             "images with torchvision.transforms.ToTensor() or autoencoders.data.from_tensors"
         )
     if not x.is_floating_point():
-        raise TypeError(
+        raise InvalidTypeError(
             f"{what} has dtype {x.dtype}; models take floating-point data in their pixel range "
             "(autoencoders.data.from_tensors scales uint8 images)"
         )
@@ -133,9 +135,9 @@ def iter_batches(
         [None, None]
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        raise InvalidValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if hasattr(data, "train") and hasattr(data, "test") and not isinstance(data, Dataset):
-        raise TypeError(
+        raise InvalidTypeError(
             f"got train/validation/test splits as {what}; pass one split, e.g. splits.test"
         )
     if isinstance(data, (tuple, list)) and 1 <= len(data) <= 2 and all(map(_is_array, data)):
@@ -158,14 +160,14 @@ def iter_batches(
     if isinstance(data, Dataset):
         data = DataLoader(data, batch_size=batch_size, shuffle=False)
     if isinstance(data, (str, bytes, dict)) or not hasattr(data, "__iter__"):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{what} must be a tensor, an (x, y) pair of tensors, a Dataset or a DataLoader, "
             f"got {type(data).__name__}"
         )
     for item in data:
         if isinstance(item, (tuple, list)):
             if not item:
-                raise ValueError(f"{what} yields empty items; expected x or (x, label)")
+                raise InvalidValueError(f"{what} yields empty items; expected x or (x, label)")
             x, y = item[0], (item[1] if len(item) > 1 else None)
         else:
             x, y = item, None
@@ -191,7 +193,7 @@ def label_kwargs(model: Any, y: torch.Tensor | None, what: str = "data") -> dict
     if not getattr(model, "takes_labels", False):
         return {}
     if y is None:
-        raise ValueError(
+        raise InvalidValueError(
             f"{what} has no labels, but the model is conditional (it takes labels=); give "
             "(x, y) items or an (x, y) pair of tensors"
         )
@@ -222,7 +224,7 @@ def gather(
         torch.Size([10, 3])
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+        raise InvalidValueError(f"limit must be a positive integer or None, got {limit!r}")
     xs, ys, count = [], [], 0
     for x, y in iter_batches(data, batch_size, what=what):
         xs.append(x)
@@ -231,10 +233,10 @@ def gather(
         if limit is not None and count >= limit:
             break
     if not xs:
-        raise ValueError(f"{what} is empty")
+        raise InvalidValueError(f"{what} is empty")
     labels = None if any(y is None for y in ys) else torch.cat([y.reshape(-1) for y in ys])
     if need_labels and labels is None:
-        raise ValueError(f"{what} has no labels; give (x, y) items or an (x, y) pair")
+        raise InvalidValueError(f"{what} has no labels; give (x, y) items or an (x, y) pair")
     x = torch.cat(xs)
     if limit is not None:
         x = x[:limit]

@@ -55,6 +55,7 @@ from torch.nn.modules import module as module_globals
 
 from autoencoders._inputs import model_input
 from autoencoders.blocks.analytic import has_hooks
+from autoencoders.errors import InvalidValueError
 from autoencoders.losses import LossOutput
 from autoencoders.model import Autoencoder, AutoencoderOutput
 
@@ -194,7 +195,7 @@ class AnalyticStep:
             h = torch.cat([h, c.to(h.dtype)], dim=1)
         b, back_bottleneck = model.bottleneck.analytic_forward(h)
         if b.terms or b.stats:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{type(model.bottleneck).__name__}.analytic_forward reports terms or "
                 "statistics, which the analytic step does not differentiate; decline in its "
                 "analytic_unsupported()"

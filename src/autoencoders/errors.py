@@ -27,6 +27,12 @@ error                          also a                       raised for
                                ValueError                   downloadable
 :class:`RunError`              ValueError                   a run folder that cannot be used
 :class:`CLIError`              ValueError                   bad command-line syntax
+:class:`InvalidValueError`     ValueError                   any other argument or setting whose
+                                                            value is refused (the base of
+                                                            :class:`InvalidInputError`)
+:class:`InvalidTypeError`      TypeError                    any other argument of a refused type
+                                                            (the base of :class:`InputTypeError`
+                                                            and :class:`UnknownArgumentError`)
 =============================  ===========================  ======================================
 
 Warnings: :class:`PluginWarning` (a plugin failed to import), :class:`IgnoredCheckpointWarning`
@@ -55,6 +61,7 @@ from typing import Any
 __all__ = [
     "DATA_ENV_VAR",
     "DOWNLOAD_ENV_VAR",
+    "GENERIC_ERRORS",
     "AutoencodersError",
     "CLIError",
     "CheckpointError",
@@ -66,6 +73,8 @@ __all__ = [
     "ImageCacheUnavailableError",
     "InputTypeError",
     "InvalidInputError",
+    "InvalidTypeError",
+    "InvalidValueError",
     "ModelFileError",
     "NonFiniteDataError",
     "NonFiniteLossError",
@@ -85,6 +94,41 @@ DOWNLOAD_ENV_VAR = "AUTOENCODERS_DOWNLOAD"
 
 class AutoencodersError(Exception):
     """Base class of every error the library raises about its inputs, files and runs."""
+
+
+# -- arguments -------------------------------------------------------------------------------
+class InvalidValueError(AutoencodersError, ValueError):
+    """An argument or setting whose value is refused: out of range, not one of the accepted
+    choices, inconsistent with another argument (the more specific errors below are
+    subclasses where one fits).
+
+    Example:
+        >>> import autoencoders
+        >>> try:
+        ...     autoencoders.Trainer(autoencoders.build("ae", h=8, z=2), lr=-1)
+        ... except InvalidValueError as exc:
+        ...     print(isinstance(exc, ValueError), exc)
+        True lr must be > 0, got -1
+    """
+
+
+class InvalidTypeError(AutoencodersError, TypeError):
+    """An argument or setting of a type that is refused (a string for a switch, a float for a
+    count), not converted behind the caller's back.
+
+    Example:
+        >>> import autoencoders
+        >>> try:
+        ...     autoencoders.build("conv_ae", z=2, batch_norm="no")
+        ... except InvalidTypeError as exc:
+        ...     print(isinstance(exc, TypeError), exc)
+        True batch_norm must be True or False, got 'no'
+    """
+
+
+#: The two catch-all argument errors: a handler that re-raises the library's specific errors
+#: as they are can still wrap these with the place they came from (a config field, a file).
+GENERIC_ERRORS = (InvalidValueError, InvalidTypeError)
 
 
 # -- registry ------------------------------------------------------------------------------
@@ -130,7 +174,7 @@ class DuplicateNameError(RegistryError):
     """
 
 
-class UnknownArgumentError(AutoencodersError, TypeError):
+class UnknownArgumentError(InvalidTypeError):
     """A keyword argument that the builder does not accept (a :class:`TypeError`).
 
     Example:
@@ -151,11 +195,11 @@ class PluginWarning(UserWarning):
 
 
 # -- tensors and data ------------------------------------------------------------------------
-class InvalidInputError(AutoencodersError, ValueError):
+class InvalidInputError(InvalidValueError):
     """A tensor of the wrong shape, or on another device than the model."""
 
 
-class InputTypeError(AutoencodersError, TypeError):
+class InputTypeError(InvalidTypeError):
     """A value that is not a tensor, or a tensor of a dtype that is refused (not converted)."""
 
 

@@ -42,7 +42,13 @@ from safetensors.torch import load as st_load
 
 from autoencoders._utils import unwrap_model
 from autoencoders._version import __version__
-from autoencoders.errors import AutoencodersError, ModelFileError
+from autoencoders.errors import (
+    GENERIC_ERRORS,
+    AutoencodersError,
+    InvalidTypeError,
+    InvalidValueError,
+    ModelFileError,
+)
 from autoencoders.model import Autoencoder
 from autoencoders.registry import models
 
@@ -234,17 +240,17 @@ def save(model: Autoencoder, directory: str | os.PathLike[str]) -> Path:
     """
     model = unwrap_model(model)  # torch.compile / DDP wrappers save as the model inside
     if not isinstance(model, Autoencoder):
-        raise TypeError(
+        raise InvalidTypeError(
             f"save() takes an autoencoders.Autoencoder, got {type(model).__name__}; for a bare "
             "nn.Module use safetensors.torch.save_model"
         )
     config = model.config  # raises early, before touching the disk
     _check_config_describes(model, config)
     if not isinstance(directory, (str, os.PathLike)):
-        raise TypeError(f"save() takes a folder path, got {type(directory).__name__}")
+        raise InvalidTypeError(f"save() takes a folder path, got {type(directory).__name__}")
     folder = Path(directory)
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"save() needs a folder, but {str(folder)!r} is a file")
+        raise InvalidValueError(f"save() needs a folder, but {str(folder)!r} is a file")
     folder.mkdir(parents=True, exist_ok=True)
     text_config = canonical_json(config)
     meta = {
@@ -285,7 +291,7 @@ def _check_config_describes(model: Autoencoder, config: dict[str, Any]) -> None:
             )
             if names
         ]
-        raise ValueError(
+        raise InvalidValueError(
             "save(): the model's config does not describe its state, so the saved folder "
             f"would not load ({'; '.join(found)}). A module, parameter or buffer added or "
             "resized after build() is not recorded; make it part of a registered block. "
@@ -444,9 +450,9 @@ def load(
             metadata = {}  # verified already, as a whole
     try:
         model = Autoencoder.from_config(config)
-    except AutoencodersError:
-        raise
     except Exception as exc:  # the config is data from a file: any failure is the file's
+        if isinstance(exc, AutoencodersError) and type(exc) not in GENERIC_ERRORS:
+            raise  # names the block or the keyword already
         raise ModelFileError(f"{str(config_path)!r}: {exc}", config_path) from exc
     _check_tensors(state, model.state_dict(), weights_path)
     if verify and (record is not None or metadata):

@@ -25,6 +25,7 @@ from autoencoders.blocks.base import (
 )
 from autoencoders.blocks.conditions import check_labels
 from autoencoders.blocks.layers import apply_output_activation, positive_int
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.registry import bottlenecks, conditions, decoders, encoders, noise, regularizers
 
 __all__ = ["FORMAT_VERSION", "Autoencoder", "AutoencoderOutput"]
@@ -84,16 +85,18 @@ def _loss_spec(loss: Any) -> dict[str, Any] | None:
     if isinstance(loss, str):
         loss = {"name": loss}
     if not isinstance(loss, dict) or not isinstance(loss.get("name"), str):
-        raise ValueError(
+        raise InvalidValueError(
             f"loss must be a registered loss name or {{'name': ..., 'kwargs': {{...}}}}, "
             f"got {loss!r}"
         )
     unknown = set(loss) - {"name", "kwargs"}
     if unknown:
-        raise ValueError(f"loss spec has unknown keys {sorted(unknown)}; accepted: name, kwargs")
+        raise InvalidValueError(
+            f"loss spec has unknown keys {sorted(unknown)}; accepted: name, kwargs"
+        )
     kwargs = loss.get("kwargs") or {}
     if not isinstance(kwargs, dict):
-        raise ValueError(f"loss kwargs must be a dict, got {kwargs!r}")
+        raise InvalidValueError(f"loss kwargs must be a dict, got {kwargs!r}")
     return to_jsonable({"name": loss["name"], "kwargs": dict(kwargs)}, "loss spec")
 
 
@@ -161,14 +164,16 @@ class Autoencoder(nn.Module):
         super().__init__()
         for what, mod in (("encoder", encoder), ("bottleneck", bottleneck), ("decoder", decoder)):
             if not isinstance(mod, nn.Module):
-                raise TypeError(f"{what} must be an nn.Module, got {type(mod).__name__}")
+                raise InvalidTypeError(f"{what} must be an nn.Module, got {type(mod).__name__}")
         if condition is not None and not isinstance(condition, nn.Module):
-            raise TypeError(f"condition must be an nn.Module, got {type(condition).__name__}")
+            raise InvalidTypeError(
+                f"condition must be an nn.Module, got {type(condition).__name__}"
+            )
         e = int(getattr(condition, "out_features", 0)) if condition is not None else 0
         plus = f" + {e} (the condition)" if e else ""
         e_in = int(getattr(encoder, "condition_features", 0) or 0)
         if e_in and e_in != e:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the encoder takes a condition of {e_in} features at its input, but the "
                 f"model's condition gives {e or 'none'}; build the encoder with "
                 f"condition_features={e}"
@@ -176,20 +181,20 @@ class Autoencoder(nn.Module):
         f_enc = getattr(encoder, "out_features", None)
         f_bn = getattr(bottleneck, "in_features", None)
         if f_enc is not None and f_bn is not None and f_enc + e != f_bn:
-            raise ValueError(
+            raise InvalidValueError(
                 f"encoder outputs {f_enc}{plus} features but the bottleneck expects {f_bn}; "
                 f"build the bottleneck with in_features={f_enc + e}"
             )
         z_bn, z_dec = getattr(bottleneck, "z_dim", None), getattr(decoder, "z_dim", None)
         if z_bn is not None and z_dec is not None and z_bn + e != z_dec:
-            raise ValueError(
+            raise InvalidValueError(
                 f"bottleneck z={z_bn}{plus} but decoder z={z_dec}; build the decoder with "
                 f"z={z_bn + e}"
             )
         in_shape = getattr(encoder, "input_shape", None)
         out_shape = getattr(decoder, "output_shape", None)
         if in_shape is not None and out_shape is not None and tuple(in_shape) != tuple(out_shape):
-            raise ValueError(
+            raise InvalidValueError(
                 f"encoder input_shape {tuple(in_shape)} differs from decoder output_shape "
                 f"{tuple(out_shape)}; an autoencoder reconstructs its input"
             )
@@ -200,7 +205,7 @@ class Autoencoder(nn.Module):
         regs = list(regularizers or [])
         for reg in regs:
             if not isinstance(reg, nn.Module):
-                raise TypeError(f"regularizers must be nn.Modules, got {type(reg).__name__}")
+                raise InvalidTypeError(f"regularizers must be nn.Modules, got {type(reg).__name__}")
         self.regularizers = nn.ModuleList(regs)
         self.condition = condition
         self.architecture = dict(architecture) if architecture else None
@@ -258,13 +263,13 @@ class Autoencoder(nn.Module):
         """
         if self.condition is None:
             if labels is not None:
-                raise TypeError(
+                raise InvalidTypeError(
                     f"{method} got labels, but model {self.name or 'Autoencoder'!r} is not "
                     "conditional; labels are for models with a condition, e.g. build('cvae')"
                 )
             return None
         if labels is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{method} needs labels= (one class in 0 ... {self.num_classes - 1} per "
                 "sample): the model is conditional"
             )
@@ -388,7 +393,7 @@ class Autoencoder(nn.Module):
             for what, mine, theirs in (("term", terms, r.terms), ("statistic", stats, r.stats)):
                 for key, value in theirs.items():
                     if key in mine:
-                        raise ValueError(
+                        raise InvalidValueError(
                             f"two blocks report a {what} named {key!r}; give one of them "
                             "another name"
                         )
@@ -481,7 +486,7 @@ class Autoencoder(nn.Module):
         """
         positive_int(n, "number of samples")
         if not self.can_sample:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"model {self.name or type(self.bottleneck).__name__!r} has a deterministic "
                 "bottleneck; sampling needs one with a prior (e.g. autoencoders.build('vae'), "
                 "'wae_mmd' or 'vq_vae')"
@@ -541,10 +546,10 @@ class Autoencoder(nn.Module):
                 that no installed package registers.
         """
         if not isinstance(config, dict):
-            raise ValueError(f"model config must be a dict, got {type(config).__name__}")
+            raise InvalidValueError(f"model config must be a dict, got {type(config).__name__}")
         version = config.get("format_version")
         if version != FORMAT_VERSION:
-            raise ValueError(
+            raise InvalidValueError(
                 f"unsupported model config format_version {version!r}; this version of "
                 f"autoencoders reads format_version {FORMAT_VERSION}"
             )
@@ -557,19 +562,21 @@ class Autoencoder(nn.Module):
         ):
             part = config.get(key)
             if part is None and key != "noise":
-                raise ValueError(f"model config has no {key!r} entry")
+                raise InvalidValueError(f"model config has no {key!r} entry")
             built[key] = None if part is None else build_part(registry, key, part)
         regs = config.get("regularizers")
         regs = [] if regs is None else regs
         if not isinstance(regs, list):
-            raise ValueError(f"config['regularizers'] must be a list, got {regs!r}")
+            raise InvalidValueError(f"config['regularizers'] must be a list, got {regs!r}")
         built_regs = [
             build_part(regularizers, f"regularizers[{i}]", part) for i, part in enumerate(regs)
         ]
         cond = config.get("condition")
         arch = config.get("architecture")
         if arch is not None and not (isinstance(arch, dict) and isinstance(arch.get("name"), str)):
-            raise ValueError(f"config['architecture'] must be {{'name': ..., ...}}, got {arch!r}")
+            raise InvalidValueError(
+                f"config['architecture'] must be {{'name': ..., ...}}, got {arch!r}"
+            )
         return cls(
             built["encoder"],
             built["bottleneck"],

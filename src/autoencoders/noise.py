@@ -22,6 +22,7 @@ from typing import ClassVar
 import torch
 
 from autoencoders.blocks.base import Block
+from autoencoders.errors import InvalidValueError
 from autoencoders.registry import noise
 
 __all__ = ["GaussianNoise", "Masking", "NoiseTransform", "SaltAndPepper"]
@@ -29,7 +30,7 @@ __all__ = ["GaussianNoise", "Masking", "NoiseTransform", "SaltAndPepper"]
 
 def _probability(p: float, what: str = "p") -> float:
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{what} must be a probability in [0, 1], got {p!r}")
+        raise InvalidValueError(f"{what} must be a probability in [0, 1], got {p!r}")
     return float(p)
 
 
@@ -37,7 +38,7 @@ def _clip(clip: Sequence[float] | None) -> tuple[float, float] | None:
     if clip is None:
         return None
     if isinstance(clip, str) or len(clip) != 2 or not clip[0] < clip[1]:
-        raise ValueError(f"clip must be None or (low, high) with low < high, got {clip!r}")
+        raise InvalidValueError(f"clip must be None or (low, high) with low < high, got {clip!r}")
     return float(clip[0]), float(clip[1])
 
 
@@ -85,7 +86,7 @@ class GaussianNoise(NoiseTransform):
             or not isinstance(noise_factor, (int, float))
             or not 0 <= noise_factor < float("inf")
         ):
-            raise ValueError(f"noise_factor must be a number >= 0, got {noise_factor!r}")
+            raise InvalidValueError(f"noise_factor must be a number >= 0, got {noise_factor!r}")
         self.noise_factor = float(noise_factor)
         self.clip = _clip(clip)
 
@@ -137,7 +138,9 @@ class SaltAndPepper(NoiseTransform):
         super().__init__()
         self.p = _probability(p)
         if not low < high:
-            raise ValueError(f"salt_and_pepper needs low < high, got low={low!r}, high={high!r}")
+            raise InvalidValueError(
+                f"salt_and_pepper needs low < high, got low={low!r}, high={high!r}"
+            )
         self.low, self.high = float(low), float(high)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -33,6 +33,8 @@ from torch import nn
 
 from autoencoders.errors import (
     DuplicateNameError,
+    InvalidTypeError,
+    InvalidValueError,
     PluginWarning,
     RegistryError,
     UnknownArgumentError,
@@ -241,7 +243,7 @@ class Registry(Generic[T]):
             The decorator, or the object itself when used without parentheses.
         """
         if isinstance(aliases, str):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"aliases must be a tuple or list of strings, got the string {aliases!r}; "
                 f"write aliases=({aliases!r},)"
             )
@@ -255,11 +257,13 @@ class Registry(Generic[T]):
 
     def _add(self, obj: T, name: str | None, aliases: tuple[str, ...], override: bool) -> T:
         if not callable(obj):
-            raise TypeError(f"can only register callables in the {self.kind} registry, got {obj!r}")
+            raise InvalidTypeError(
+                f"can only register callables in the {self.kind} registry, got {obj!r}"
+            )
         named = (("name", name),) if name is not None else ()
         for what, n in (*named, *(("alias", a) for a in aliases)):
             if not isinstance(n, str) or not n.strip():
-                raise TypeError(
+                raise InvalidTypeError(
                     f"{self.kind} {what} must be a non-empty str, got {type(n).__name__} {n!r}"
                 )
         key = _normalise(name or obj.__name__)
@@ -291,7 +295,7 @@ class Registry(Generic[T]):
     def canonical(self, name: str) -> str:
         """The registered name that ``name`` (maybe an alias, any case, '-' or '_') stands for."""
         if not isinstance(name, str):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"{self.kind} name must be a string, got {type(name).__name__} {name!r}"
             )
         key = _normalise(name)
@@ -357,7 +361,7 @@ class Registry(Generic[T]):
             TypeError: ``pattern`` is neither a string nor None.
         """
         if pattern is not None and not isinstance(pattern, str):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"pattern must be a str (a shell-style filter such as '*vae*') or None, "
                 f"got {type(pattern).__name__} {pattern!r}"
             )
@@ -468,6 +472,6 @@ def registry_for(kind: str) -> Registry[Any]:
     try:
         return _LIBRARY_REGISTRIES[kind]
     except KeyError:
-        raise ValueError(
+        raise InvalidValueError(
             f"no registry of kind {kind!r}; kinds: {', '.join(sorted(_LIBRARY_REGISTRIES))}"
         ) from None

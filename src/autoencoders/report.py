@@ -42,6 +42,7 @@ import torch
 
 from autoencoders import plots
 from autoencoders._utils import device_of, flatten_mapping, gather, unwrap_model
+from autoencoders.errors import InvalidValueError
 from autoencoders.io import atomic_write_bytes
 from autoencoders.training.history import TRAIN_KEYS, History
 
@@ -425,7 +426,7 @@ def write_comparison(
         z=10,200,0.01
     """
     if not rows:
-        raise ValueError("no runs to compare")
+        raise InvalidValueError("no runs to compare")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     keys = list(dict.fromkeys(k for row in rows for k in row))

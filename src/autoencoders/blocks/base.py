@@ -16,7 +16,12 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from autoencoders.errors import AutoencodersError
+from autoencoders.errors import (
+    GENERIC_ERRORS,
+    AutoencodersError,
+    InvalidTypeError,
+    InvalidValueError,
+)
 from autoencoders.registry import BUILT_BY, Registry, registry_for
 
 __all__ = [
@@ -54,7 +59,9 @@ class BlockSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BlockSpec:
         if not isinstance(data, dict) or "name" not in data:
-            raise ValueError(f"a block spec must be a dict with 'name' and 'kwargs', got {data!r}")
+            raise InvalidValueError(
+                f"a block spec must be a dict with 'name' and 'kwargs', got {data!r}"
+            )
         return cls(str(data["name"]), dict(data.get("kwargs") or {}))
 
 
@@ -91,7 +98,7 @@ def _capture_init(init: Any) -> Any:
                     recorded.update(value)
                 elif kind is inspect.Parameter.VAR_POSITIONAL:
                     if value:
-                        raise TypeError(
+                        raise InvalidTypeError(
                             f"{type(self).__name__} takes *args, which cannot be saved in a "
                             "config; give its arguments by keyword"
                         )
@@ -113,7 +120,7 @@ def to_jsonable(value: Any, where: str) -> Any:
     try:
         return json.loads(json.dumps(value))
     except (TypeError, ValueError) as exc:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{where} is not JSON-serialisable ({exc}); block arguments must be numbers, "
             "strings, booleans, None, lists or dicts of them"
         ) from None
@@ -159,22 +166,26 @@ def build_part(registry: Registry[Any], field: str, part: Any) -> Any:
         >>> build_part(encoders, "encoder", {"name": "mlp", "kwargs": {"hidden": "many"}})
         Traceback (most recent call last):
           ...
-        ValueError: config['encoder']: cannot build encoder 'mlp' from kwargs {'hidden': 'many'}: ...
+        autoencoders.errors.InvalidValueError: config['encoder']: cannot build encoder 'mlp' from kwargs {'hidden': 'many'}: ...
     """
     if not isinstance(part, dict) or not isinstance(part.get("name"), str):
-        raise ValueError(f"config[{field!r}] must be {{'name': ..., 'kwargs': ...}}, got {part!r}")
+        raise InvalidValueError(
+            f"config[{field!r}] must be {{'name': ..., 'kwargs': ...}}, got {part!r}"
+        )
     unknown = sorted(set(part) - {"name", "kwargs"})
     if unknown:
-        raise ValueError(f"config[{field!r}] has unknown keys {unknown}; accepted: name, kwargs")
+        raise InvalidValueError(
+            f"config[{field!r}] has unknown keys {unknown}; accepted: name, kwargs"
+        )
     kwargs = part.get("kwargs") or {}
     if not isinstance(kwargs, dict):
-        raise ValueError(f"config[{field!r}]['kwargs'] must be a dict, got {kwargs!r}")
+        raise InvalidValueError(f"config[{field!r}]['kwargs'] must be a dict, got {kwargs!r}")
     try:
         return registry.build(part["name"], **kwargs)
-    except AutoencodersError:
-        raise  # already names the block, the keyword and what exists
     except Exception as exc:  # any failure of a block built from file data
-        raise ValueError(
+        if isinstance(exc, AutoencodersError) and type(exc) not in GENERIC_ERRORS:
+            raise  # already names the block, the keyword and what exists
+        raise InvalidValueError(
             f"config[{field!r}]: cannot build {registry.kind} {part['name']!r} from kwargs "
             f"{kwargs!r}: {type(exc).__name__}: {exc}"
         ) from exc
@@ -199,14 +210,14 @@ def spec_of(module: nn.Module, kind: str) -> BlockSpec:
     """
     record = built_by(module)
     if record is None:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{type(module).__name__} did not record its constructor arguments; subclass "
             f"autoencoders.blocks.Block (or Encoder/Bottleneck/Decoder) so it can be saved"
         )
     builder, kwargs = record
     name = registry_for(kind).name_of(builder)
     if name is None:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{type(module).__name__} is not a registered {kind}, so it cannot be saved by name. "
             f"Register it with @autoencoders.register_{kind.replace(' transform', '')}('name') "
             f"(or build it through the registry)."
@@ -314,7 +325,7 @@ class Bottleneck(Block):
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
         """Draw ``n`` latent codes from the prior (bottlenecks with ``has_prior`` only)."""
-        raise TypeError(
+        raise InvalidTypeError(
             f"{type(self).__name__} is deterministic and has no prior to sample; "
             "use a bottleneck with a prior (e.g. autoencoders.build('vae'), 'wae_mmd' or "
             "'vq_vae')"

@@ -16,6 +16,7 @@ from autoencoders.blocks.analytic import (
 )
 from autoencoders.blocks.base import Bottleneck, BottleneckOutput
 from autoencoders.blocks.layers import flag, make_activation, nonnegative_number, positive_int
+from autoencoders.errors import InvalidValueError
 from autoencoders.registry import bottlenecks, priors
 
 #: Scales of the IMQ kernel, times ``2 z`` (Tolstikhin et al. 2018 sum over these).
@@ -271,12 +272,12 @@ def imq_mmd(
         True
     """
     if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(
+        raise InvalidValueError(
             f"imq_mmd takes (n, d) and (m, d) samples, got {tuple(x.shape)} and {tuple(y.shape)}"
         )
     n, m = x.shape[0], y.shape[0]
     if n < 2 or m < 2:
-        raise ValueError(f"imq_mmd needs at least 2 samples on each side, got {n} and {m}")
+        raise InvalidValueError(f"imq_mmd needs at least 2 samples on each side, got {n} and {m}")
     dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
     x, y = x.to(dtype), y.to(dtype)
     d2_xx, d2_yy, d2_xy = (

@@ -18,6 +18,7 @@ from torch import nn
 
 from autoencoders.blocks.base import Block
 from autoencoders.blocks.layers import positive_int
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.registry import conditions
 
 __all__ = ["Condition", "LabelCondition", "check_labels"]
@@ -51,28 +52,28 @@ def check_labels(labels: object, num_classes: int, n: int, where: str) -> torch.
         [0, 9]
     """
     if isinstance(labels, bool):
-        raise TypeError(f"{where}: labels must be class indices, got {labels!r}")
+        raise InvalidTypeError(f"{where}: labels must be class indices, got {labels!r}")
     if isinstance(labels, int):
         labels = torch.full((n,), labels, dtype=torch.long)
     elif isinstance(labels, (list, tuple)):
         labels = torch.as_tensor(labels)
     if not isinstance(labels, torch.Tensor):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{where}: labels must be an int, a list of ints or an integer tensor of shape "
             f"({n},), got {type(labels).__name__}"
         )
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{where}: labels must be integer class indices, got a {labels.dtype} tensor "
             "(one-hot rows? pass labels.argmax(1))"
         )
     if labels.dim() != 1 or len(labels) != n:
-        raise ValueError(
+        raise InvalidValueError(
             f"{where}: expected one label per sample, shape ({n},), got shape {tuple(labels.shape)}"
         )
     if n and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         bad = labels[(labels < 0) | (labels >= num_classes)][0]
-        raise ValueError(
+        raise InvalidValueError(
             f"{where}: label {int(bad)} is out of range; the model knows classes "
             f"0 ... {num_classes - 1}"
         )

@@ -30,6 +30,7 @@ from autoencoders.blocks.layers import (
     positive_ints,
     shape_tuple,
 )
+from autoencoders.errors import InvalidValueError
 from autoencoders.registry import decoders
 
 __all__ = ["ConvDecoder", "MLPDecoder"]
@@ -37,7 +38,7 @@ __all__ = ["ConvDecoder", "MLPDecoder"]
 
 def _check_latent(z: torch.Tensor, z_dim: int, who: str) -> None:
     if z.dim() != 2 or z.shape[1] != z_dim:
-        raise ValueError(
+        raise InvalidValueError(
             f"{who} expects latent codes of shape (N, {z_dim}), got shape {tuple(z.shape)}"
         )
 
@@ -78,7 +79,7 @@ class MLPDecoder(Decoder):
         self.output_shape = shape_tuple(output_shape, "output_shape")
         self.output_activation = check_output_activation(output_activation)
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+            raise InvalidValueError(f"dropout must be in [0, 1), got {dropout!r}")
         make_activation(activation)
         layers: list[nn.Module] = []
         width = self.z_dim
@@ -167,13 +168,13 @@ class ConvDecoder(Decoder):
         self.start_shape = shape_tuple(start_shape, "start_shape")
         self.output_activation = check_output_activation(output_activation)
         if len(self.output_shape) != 3 or len(self.start_shape) != 3:
-            raise ValueError(
+            raise InvalidValueError(
                 "ConvDecoder needs output_shape and start_shape as (channels, height, width), "
                 f"got {self.output_shape} and {self.start_shape}"
             )
         chans = positive_ints(channels, "channels")
         if not chans:
-            raise ValueError("ConvDecoder needs at least one entry in channels")
+            raise InvalidValueError("ConvDecoder needs at least one entry in channels")
         n = len(chans)
         ks = [positive_int(k, "kernel_size") for k in per_layer(kernel_size, n, "kernel_size")]
         ss = [positive_int(s, "stride") for s in per_layer(stride, n, "stride")]
@@ -184,7 +185,7 @@ class ConvDecoder(Decoder):
         ]
         for i, (s, op) in enumerate(zip(ss, ops)):
             if op >= s:  # PyTorch's rule, otherwise only found at the first forward
-                raise ValueError(
+                raise InvalidValueError(
                     f"output_padding must be smaller than the stride, got output_padding {op} "
                     f"with stride {s} at layer {i}"
                 )
@@ -201,7 +202,7 @@ class ConvDecoder(Decoder):
                 layers.append(make_activation(activation))
             c = out_c
         if (c, h, w) != self.output_shape:
-            raise ValueError(
+            raise InvalidValueError(
                 f"ConvDecoder produces {(c, h, w)} from start_shape {self.start_shape}, but "
                 f"output_shape is {self.output_shape}; adjust channels, kernel_size, stride, "
                 "padding or output_padding"

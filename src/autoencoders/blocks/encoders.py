@@ -25,6 +25,7 @@ from autoencoders.blocks.layers import (
     positive_ints,
     shape_tuple,
 )
+from autoencoders.errors import InvalidValueError
 from autoencoders.registry import encoders
 
 __all__ = ["ConvEncoder", "MLPEncoder"]
@@ -32,7 +33,7 @@ __all__ = ["ConvEncoder", "MLPEncoder"]
 
 def _check_input(x: torch.Tensor, shape: tuple[int, ...], who: str) -> None:
     if tuple(x.shape[1:]) != shape:
-        raise ValueError(
+        raise InvalidValueError(
             f"{who} expects inputs of shape (N, {', '.join(map(str, shape))}), "
             f"got shape {tuple(x.shape)}"
         )
@@ -79,7 +80,7 @@ class MLPEncoder(Encoder):
         self.condition_features = nonnegative_int(condition_features, "condition_features")
         sizes = positive_ints(hidden, "hidden")
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+            raise InvalidValueError(f"dropout must be in [0, 1), got {dropout!r}")
         make_activation(activation)  # validate even when there are no hidden layers
         layers: list[nn.Module] = []
         width = math.prod(self.input_shape) + self.condition_features
@@ -105,7 +106,7 @@ class MLPEncoder(Encoder):
         if e or condition is not None:
             if not e or condition is None or tuple(condition.shape) != (len(x), e):
                 got = None if condition is None else tuple(condition.shape)
-                raise ValueError(
+                raise InvalidValueError(
                     f"MLPEncoder was built with condition_features={e}: it takes a condition "
                     f"of shape (N, {e}) with its input, got {got}"
                 )
@@ -178,12 +179,12 @@ class ConvEncoder(Encoder):
         batch_norm = flag(batch_norm, "batch_norm")
         self.input_shape = shape_tuple(input_shape, "input_shape")
         if len(self.input_shape) != 3:
-            raise ValueError(
+            raise InvalidValueError(
                 f"ConvEncoder needs input_shape (channels, height, width), got {self.input_shape}"
             )
         chans = positive_ints(channels, "channels")
         if not chans:
-            raise ValueError("ConvEncoder needs at least one entry in channels")
+            raise InvalidValueError("ConvEncoder needs at least one entry in channels")
         n = len(chans)
         ks = [positive_int(k, "kernel_size") for k in per_layer(kernel_size, n, "kernel_size")]
         ss = [positive_int(s, "stride") for s in per_layer(stride, n, "stride")]
@@ -191,11 +192,11 @@ class ConvEncoder(Encoder):
         pools = per_layer(pool, n, "pool")
         for pl in pools:
             if pl not in (None, 0) and (isinstance(pl, bool) or not isinstance(pl, int) or pl < 1):
-                raise ValueError(
+                raise InvalidValueError(
                     f"pool must be a positive integer (0 or None for no pooling), got {pl!r}"
                 )
         if pool_type not in ("max", "avg"):
-            raise ValueError(f"pool_type must be 'max' or 'avg', got {pool_type!r}")
+            raise InvalidValueError(f"pool_type must be 'max' or 'avg', got {pool_type!r}")
         c, h, w = self.input_shape
         layers: list[nn.Module] = []
         for i, (out_c, k, s, p, pl) in enumerate(zip(chans, ks, ss, ps, pools)):
@@ -208,7 +209,7 @@ class ConvEncoder(Encoder):
                 layers.append(nn.MaxPool2d(pl) if pool_type == "max" else nn.AvgPool2d(pl))
                 h, w = conv_out(h, pl, pl), conv_out(w, pl, pl)
             if h < 1 or w < 1:
-                raise ValueError(
+                raise InvalidValueError(
                     f"ConvEncoder: input {self.input_shape} shrinks to nothing at layer {i} "
                     f"(kernel {k}, stride {s}, padding {p}, pool {pl}); use fewer or gentler layers"
                 )

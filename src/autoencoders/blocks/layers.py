@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from autoencoders.errors import InvalidTypeError, InvalidValueError
+
 __all__ = [
     "ACTIVATIONS",
     "OUTPUT_ACTIVATIONS",
@@ -41,7 +43,7 @@ OUTPUT_ACTIVATIONS = ("sigmoid", "tanh", "identity", "relu")
 
 def _check_name(name: str, options: Sequence[str], what: str) -> str:
     if not isinstance(name, str) or name.lower() not in options:
-        raise ValueError(f"unknown {what} {name!r}; accepted: {', '.join(options)}")
+        raise InvalidValueError(f"unknown {what} {name!r}; accepted: {', '.join(options)}")
     return name.lower()
 
 
@@ -54,7 +56,7 @@ def make_activation(name: str | None) -> nn.Module:
         >>> make_activation("relu6")
         Traceback (most recent call last):
           ...
-        ValueError: unknown activation 'relu6'; accepted: relu, sigmoid, tanh, leaky_relu, elu, gelu, silu, softplus, none, linear, identity
+        autoencoders.errors.InvalidValueError: unknown activation 'relu6'; accepted: relu, sigmoid, tanh, leaky_relu, elu, gelu, silu, softplus, none, linear, identity
     """
     if name is None:
         return nn.Identity()
@@ -114,7 +116,7 @@ def per_layer(value: Any, n: int, what: str) -> list[Any]:
     if isinstance(value, Sequence) and not isinstance(value, str):
         values = list(value)
         if len(values) != n:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{what} has {len(values)} entries {values!r} but there are {n} layers"
             )
         return values
@@ -136,7 +138,7 @@ def conv_transpose_out(
 def positive_int(value: Any, what: str) -> int:
     """Check a positive integer (bools refused) and return it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+        raise InvalidValueError(f"{what} must be a positive integer, got {value!r}")
     return value
 
 
@@ -154,7 +156,7 @@ def nonnegative_number(value: Any, what: str) -> float:
         or not 0 <= value < float("inf")
     ):
         odd = isinstance(value, float) and not math.isfinite(value)
-        raise ValueError(
+        raise InvalidValueError(
             f"{what} must be a number >= 0, got {value!r}" + (" (finite only)" if odd else "")
         )
     return float(value)
@@ -169,10 +171,10 @@ def flag(value: Any, what: str) -> bool:
         >>> flag("no", "batch_norm")
         Traceback (most recent call last):
         ...
-        TypeError: batch_norm must be True or False, got 'no'
+        autoencoders.errors.InvalidTypeError: batch_norm must be True or False, got 'no'
     """
     if not isinstance(value, bool):
-        raise TypeError(f"{what} must be True or False, got {value!r}")
+        raise InvalidTypeError(f"{what} must be True or False, got {value!r}")
     return value
 
 
@@ -185,13 +187,13 @@ def positive_ints(value: Any, what: str) -> list[int]:
         >>> positive_ints("64", "hidden")
         Traceback (most recent call last):
         ...
-        TypeError: hidden must be a list of positive ints, got '64'
+        autoencoders.errors.InvalidTypeError: hidden must be a list of positive ints, got '64'
     """
     if not isinstance(value, (list, tuple)):
-        raise TypeError(f"{what} must be a list of positive ints, got {value!r}")
+        raise InvalidTypeError(f"{what} must be a list of positive ints, got {value!r}")
     for i, v in enumerate(value):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{what} must be a list of positive ints, got {value!r} (entry {i} is {v!r})"
             )
     return list(value)
@@ -200,7 +202,7 @@ def positive_ints(value: Any, what: str) -> list[int]:
 def nonnegative_int(value: Any, what: str) -> int:
     """Check an integer >= 0 (bools refused) and return it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{what} must be an integer >= 0, got {value!r}")
+        raise InvalidValueError(f"{what} must be an integer >= 0, got {value!r}")
     return value
 
 
@@ -209,5 +211,7 @@ def shape_tuple(value: Any, what: str) -> tuple[int, ...]:
     if isinstance(value, int):
         value = (value,)
     if not isinstance(value, Sequence) or isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty sequence of positive ints, got {value!r}")
+        raise InvalidValueError(
+            f"{what} must be a non-empty sequence of positive ints, got {value!r}"
+        )
     return tuple(positive_int(v, what) for v in value)

@@ -16,6 +16,7 @@ from torch import nn
 
 from autoencoders.blocks.base import Bottleneck, BottleneckOutput
 from autoencoders.blocks.layers import flag, nonnegative_number, positive_int
+from autoencoders.errors import InvalidValueError
 from autoencoders.registry import bottlenecks
 
 __all__ = ["VQBottleneck", "codebook_perplexity"]
@@ -114,7 +115,7 @@ class VQBottleneck(Bottleneck):
         self.codebook_size = positive_int(codebook_size, "codebook_size")
         self.code_dim = positive_int(code_dim, "code_dim")
         if self.z_dim % self.code_dim:
-            raise ValueError(
+            raise InvalidValueError(
                 f"code_dim={self.code_dim} must divide z={self.z_dim} (the code is cut into "
                 f"groups of code_dim); e.g. z={self.z_dim - self.z_dim % self.code_dim or self.code_dim}"
             )
@@ -123,7 +124,7 @@ class VQBottleneck(Bottleneck):
         self.ema = flag(ema, "ema")
         self.decay = nonnegative_number(decay, "decay")
         if self.decay >= 1.0:
-            raise ValueError(f"decay must be a number in [0, 1), got {decay!r}")
+            raise InvalidValueError(f"decay must be a number in [0, 1), got {decay!r}")
         self.reinit_dead = flag(reinit_dead, "reinit_dead")
         self.dead_after = positive_int(dead_after, "dead_after")
         self.init_from_data = flag(init_from_data, "init_from_data")

@@ -15,6 +15,7 @@ import torch
 
 from autoencoders.blocks.base import Regularizer, RegularizerOutput
 from autoencoders.blocks.layers import nonnegative_number
+from autoencoders.errors import InvalidValueError
 from autoencoders.registry import regularizers
 
 __all__ = ["ContractiveRegularizer", "SparsityRegularizer", "jacobian_frobenius"]
@@ -50,9 +51,9 @@ class SparsityRegularizer(Regularizer):
     def __init__(self, kind: str = "kl", rho: float = 0.05, weight: float = 1.0) -> None:
         super().__init__()
         if kind not in SPARSITY_KINDS:
-            raise ValueError(f"unknown sparsity kind {kind!r}; accepted: kl, l1")
+            raise InvalidValueError(f"unknown sparsity kind {kind!r}; accepted: kl, l1")
         if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not 0 < rho < 1:
-            raise ValueError(f"rho must be a number in (0, 1), got {rho!r}")
+            raise InvalidValueError(f"rho must be a number in (0, 1), got {rho!r}")
         self.kind = kind
         self.rho = float(rho)
         self.weight = nonnegative_number(weight, "weight")
@@ -98,7 +99,9 @@ def jacobian_frobenius(
         xg = x.detach().requires_grad_(True)
         z = encode(xg)
         if z.dim() != 2:
-            raise ValueError(f"encode(x) must return codes of shape (B, Z), got {tuple(z.shape)}")
+            raise InvalidValueError(
+                f"encode(x) must return codes of shape (B, Z), got {tuple(z.shape)}"
+            )
         b, k = z.shape
         basis = torch.eye(k, device=z.device, dtype=z.dtype).unsqueeze(1).expand(k, b, k)
         (rows,) = torch.autograd.grad(

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from autoencoders.errors import CLIError
+from autoencoders.errors import CLIError, InvalidValueError
 
 __all__ = [
     "CLIError",
@@ -171,7 +171,7 @@ def number_pair(text: str) -> tuple[float, float]:
     parts = text.split(",")
     try:
         if len(parts) != 2:
-            raise ValueError
+            raise InvalidValueError
         a, b = (float(p) for p in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from autoencoders.errors import InvalidValueError
+
 __all__ = [
     "CACHE_NAME",
     "SUFFIX",
@@ -67,7 +69,7 @@ def parse_size(text: str, what: str) -> int:
     """
     found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([kKmMgGtT]?)[bB]?\s*", text)
     if not found:
-        raise ValueError(
+        raise InvalidValueError(
             f"{what} must be a size in bytes such as 20G, 500M or 1073741824, got {text!r}"
         )
     return int(float(found.group(1)) * _UNITS[found.group(2).upper()])
@@ -109,14 +111,14 @@ def read_header(path: Path) -> tuple[dict[str, Any], int]:
     with open(path, "rb") as f:
         raw = f.read(8)
         if len(raw) != 8:
-            raise ValueError("shorter than a safetensors header")
+            raise InvalidValueError("shorter than a safetensors header")
         (n,) = struct.unpack("<Q", raw)
         if n > 1 << 20:
-            raise ValueError(f"header of {n} bytes")
+            raise InvalidValueError(f"header of {n} bytes")
         text = f.read(n)
     head = json.loads(text)
     if not isinstance(head, dict):
-        raise ValueError("header is not a JSON object")
+        raise InvalidValueError("header is not a JSON object")
     return head, 8 + n
 
 
@@ -141,7 +143,7 @@ def open_cache(path: Path, key: str) -> torch.Tensor | None:
         head, start = read_header(path)
         meta, entry = head.get("__metadata__") or {}, head.get(TENSOR) or {}
         if not isinstance(meta, dict) or not isinstance(entry, dict):
-            raise ValueError("its header entries are not JSON objects")
+            raise InvalidValueError("its header entries are not JSON objects")
         shape = tuple(int(s) for s in entry["shape"])
         nbytes = int(np.prod(shape))
         ok = (

@@ -10,6 +10,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from autoencoders.errors import InvalidTypeError, InvalidValueError
+
 __all__ = [
     "ImageSize",
     "PixelRangeLike",
@@ -30,7 +32,7 @@ ImageSize = int | Sequence[int] | None
 
 def check_fraction(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{what} must be a number in [0, 1), got {value!r}")
+        raise InvalidValueError(f"{what} must be a number in [0, 1), got {value!r}")
     return float(value)
 
 
@@ -38,19 +40,19 @@ def check_limit(limit: Any) -> int | None:
     if limit is None:
         return None
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+        raise InvalidValueError(f"limit must be a positive integer or None, got {limit!r}")
     return limit
 
 
 def check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"split_seed must be an integer, got {seed!r}")
+        raise InvalidValueError(f"split_seed must be an integer, got {seed!r}")
     return seed
 
 
 def check_root(root: Any) -> str | os.PathLike[str] | None:
     if root is not None and not isinstance(root, (str, os.PathLike)):
-        raise TypeError(f"root must be a folder (str or os.PathLike) or None, got {root!r}")
+        raise InvalidTypeError(f"root must be a folder (str or os.PathLike) or None, got {root!r}")
     return root
 
 
@@ -66,7 +68,7 @@ def check_image_size(size: Any) -> int | tuple[int, int] | None:
         and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
     ):
         return (int(size[0]), int(size[1]))
-    raise ValueError(
+    raise InvalidValueError(
         f"image_size must be None, a positive int (resize the shorter side, then centre-crop a "
         f"square) or a pair (height, width), got {size!r}"
     )
@@ -77,7 +79,9 @@ def check_channels(channels: Any, allow_none: bool = True) -> int | None:
         return None
     if isinstance(channels, bool) or channels not in (1, 3):
         accepted = "None (the images' own), 1 or 3" if allow_none else "1 or 3"
-        raise ValueError(f"channels must be {accepted} (1: greyscale, 3: RGB), got {channels!r}")
+        raise InvalidValueError(
+            f"channels must be {accepted} (1: greyscale, 3: RGB), got {channels!r}"
+        )
     return int(channels)
 
 
@@ -85,6 +89,6 @@ def split_count(n: int, fraction: float, size: int | None, what: str) -> int:
     """Number of items of a carved split: ``size`` if given, else ``round(n * fraction)``."""
     if size is not None:
         if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < n:
-            raise ValueError(f"{what} must be an integer in [0, {n}), got {size!r}")
+            raise InvalidValueError(f"{what} must be an integer in [0, {n}), got {size!r}")
         return size
     return round(n * fraction)

@@ -24,6 +24,7 @@ import torch
 
 from autoencoders.data._cachefile import write_rows
 from autoencoders.data.decode import decode_many, decode_pixels
+from autoencoders.errors import InvalidValueError
 
 __all__ = [
     "PARALLEL_MIN",
@@ -62,7 +63,7 @@ def decode_rows(files: Sequence[Any], lo: int, hi: int, spec: dict[str, Any]) ->
     out = np.empty((hi - lo, c, h, w), dtype=np.uint8)
     for i, pixels in enumerate(decode_many(files[lo:hi], mode, size), start=lo):
         if pixels.shape != (h, w, c):
-            raise ValueError(
+            raise InvalidValueError(
                 f"images differ in size: {str(files[i])!r} is {pixels.shape[1]}x"
                 f"{pixels.shape[0]} but {first!r} is {w}x{h}; pass image_size=... to resize "
                 "them all"

@@ -93,7 +93,7 @@ from autoencoders.data._parallel import (
 )
 from autoencoders.data.decode import decoder_versions
 from autoencoders.data.locate import cache_dir as user_cache_dir
-from autoencoders.errors import ImageCacheUnavailableError
+from autoencoders.errors import ImageCacheUnavailableError, InvalidValueError
 
 __all__ = [
     "CACHE_ENV_VAR",
@@ -413,13 +413,13 @@ def cached_headers(
 
 def _check_args(files: Sequence[Any], mode: str, workers: int | None) -> int:
     if mode not in ("L", "RGB"):
-        raise ValueError(f"mode must be 'L' (greyscale) or 'RGB', got {mode!r}")
+        raise InvalidValueError(f"mode must be 'L' (greyscale) or 'RGB', got {mode!r}")
     if not files:
-        raise ValueError("cached_images needs at least one file")
+        raise InvalidValueError("cached_images needs at least one file")
     if workers is None:
         return default_workers()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+        raise InvalidValueError(f"workers must be a positive integer or None, got {workers!r}")
     return workers
 
 
@@ -467,7 +467,7 @@ def cached_images(
     files, snap = _listing(files)
     workers = _check_args(files, mode, workers)
     if fallback not in ("memory", "raise"):
-        raise ValueError(f"fallback must be 'memory' or 'raise', got {fallback!r}")
+        raise InvalidValueError(f"fallback must be 'memory' or 'raise', got {fallback!r}")
     key = image_cache_key(snap or files, mode, size)
     folder = _folder(cache_dir)
     limit = image_cache_limit()

@@ -27,6 +27,7 @@ from autoencoders.data.locate import (
 )
 from autoencoders.data.pixels import resolve_pixel_range
 from autoencoders.data.splits import DataSplits
+from autoencoders.errors import InvalidValueError
 from autoencoders.registry import datasets
 
 __all__ = ["CELEBA_LAYOUT", "CELEBA_PARTITION_FILE", "find_celeba", "load_celeba", "read_partition"]
@@ -88,7 +89,7 @@ def read_partition(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
             if not parts:
                 continue
             if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
-                raise ValueError(
+                raise InvalidValueError(
                     f"{str(path)!r} line {lineno}: expected '<image file> <0|1|2>' "
                     f"(0 train, 1 valid, 2 test), got {line.strip()!r}"
                 )
@@ -180,7 +181,7 @@ def load_celeba(
     for fs in split_files.values():
         missing = [f for f in fs if not f.is_file()]
         if missing:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{len(missing)} images listed in {CELEBA_PARTITION_FILE} are missing from "
                 f"{str(images)!r}, e.g. {missing[0].name!r}"
             )

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from autoencoders.errors import InvalidValueError
+
 __all__ = ["decode_many", "decode_pixels", "decoder_versions"]
 
 #: The Pillow format tried first for a suffix (a file that is not what its suffix says is
@@ -202,7 +204,7 @@ def _finish(path: Any, mode: str, size: Any, fast: np.ndarray | None) -> np.ndar
         except UnidentifiedImageError:
             out = _decode(path, mode, size, None)  # not what its suffix says: probe every format
     except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"{str(path)!r} could not be read as an image: {exc}") from None
+        raise InvalidValueError(f"{str(path)!r} could not be read as an image: {exc}") from None
     return out[..., None] if out.ndim == 2 else out
 
 

@@ -26,6 +26,7 @@ from autoencoders.data.images import (
 )
 from autoencoders.data.pixels import resolve_pixel_range
 from autoencoders.data.splits import DataSplits, seeded_permutation
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.registry import datasets
 
 __all__ = ["list_images", "load_image_folder"]
@@ -159,7 +160,7 @@ def load_image_folder(
         ({'train': 4, 'val': 1, 'test': 1}, (1, 8, 10), None)
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a folder (str or os.PathLike), got {path!r}")
+        raise InvalidTypeError(f"path must be a folder (str or os.PathLike), got {path!r}")
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {str(folder)!r} does not exist or is not a folder")
@@ -167,7 +168,7 @@ def load_image_folder(
     val_fraction = check_fraction(val_fraction, "val_fraction")
     test_fraction = check_fraction(test_fraction, "test_fraction")
     if val_fraction + test_fraction >= 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
         )
     limit = check_limit(limit)
@@ -177,7 +178,7 @@ def load_image_folder(
 
     files, labels, class_names = _labelled_files(folder)
     if not files:
-        raise ValueError(
+        raise InvalidValueError(
             f"no images in {str(folder)!r} or its sub-folders (extensions: "
             f"{', '.join(IMAGE_EXTENSIONS)})"
         )
@@ -187,7 +188,7 @@ def load_image_folder(
         c = round(n * frac)
         counts[key] = max(c, 1) if frac > 0 and n >= 3 else c
     if counts["test"] + counts["val"] >= n:
-        raise ValueError(
+        raise InvalidValueError(
             f"{str(folder)!r} has {n} images: too few for a training split with "
             f"val_fraction={val_fraction} and test_fraction={test_fraction}"
         )
@@ -230,7 +231,7 @@ def load_image_folder(
             sizes = {s for s, _ in headers}
             if len(sizes) > 1:
                 shown = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:4])
-                raise ValueError(
+                raise InvalidValueError(
                     f"images in {str(folder)!r} differ in size ({shown}); pass image_size=... "
                     "to resize them all"
                 )

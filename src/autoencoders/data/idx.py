@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from autoencoders.errors import InvalidValueError
+
 __all__ = ["IDX_DTYPES", "IDX_FILES", "find_idx_files", "read_idx"]
 
 #: IDX type codes and the NumPy dtypes they stand for (big-endian).
@@ -58,28 +60,30 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     except (OSError, EOFError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
-        raise ValueError(f"{str(path)!r} could not be read as an IDX file: {exc}") from None
+        raise InvalidValueError(f"{str(path)!r} could not be read as an IDX file: {exc}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(
+        raise InvalidValueError(
             f"{str(path)!r} is not an IDX file: it should start with two zero bytes, a type "
             f"code and the number of dimensions, but starts with {raw[:4].hex(' ') or '(nothing)'}"
         )
     code, ndim = raw[2], raw[3]
     if code not in IDX_DTYPES:
         accepted = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
-        raise ValueError(f"{str(path)!r}: unknown IDX type code 0x{code:02X}; accepted: {accepted}")
+        raise InvalidValueError(
+            f"{str(path)!r}: unknown IDX type code 0x{code:02X}; accepted: {accepted}"
+        )
     if ndim == 0:
-        raise ValueError(f"{str(path)!r}: IDX header declares 0 dimensions")
+        raise InvalidValueError(f"{str(path)!r}: IDX header declares 0 dimensions")
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{str(path)!r}: truncated IDX header ({ndim} dimensions declared)")
+        raise InvalidValueError(f"{str(path)!r}: truncated IDX header ({ndim} dimensions declared)")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(IDX_DTYPES[code])
     expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     got = len(raw) - header
     if got != expected:
         what = "truncated" if got < expected else "has trailing data"
-        raise ValueError(
+        raise InvalidValueError(
             f"{str(path)!r}: IDX file {what}: dimensions {tuple(dims)} of {dtype.name} need "
             f"{expected} bytes of data, found {got}"
         )

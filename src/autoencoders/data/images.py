@@ -25,7 +25,7 @@ from autoencoders.data.decode import decode_pixels
 from autoencoders.data.pixels import parse_pixel_range, scale_uint8
 from autoencoders.data.splits import DataSplits
 from autoencoders.data.uint8 import UInt8ImageDataset
-from autoencoders.errors import ImageCacheUnavailableError
+from autoencoders.errors import ImageCacheUnavailableError, InvalidTypeError, InvalidValueError
 
 __all__ = [
     "GRAY_MODES",
@@ -139,7 +139,7 @@ def image_header(path: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
         with Image.open(path) as im:
             return im.size, im.mode
     except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"{str(path)!r} could not be read as an image: {exc}") from None
+        raise InvalidValueError(f"{str(path)!r} could not be read as an image: {exc}") from None
 
 
 def stack_images(
@@ -164,7 +164,7 @@ def stack_images(
     for i, f in enumerate(files[1:], start=1):
         img = open_image(f, mode, size)
         if img.shape != first.shape:
-            raise ValueError(
+            raise InvalidValueError(
                 f"images differ in size: {str(f)!r} is {img.shape[2]}x{img.shape[1]} but "
                 f"{str(files[0])!r} is {first.shape[2]}x{first.shape[1]}; pass image_size=... "
                 "to resize them all"
@@ -210,16 +210,16 @@ class ImageFilesDataset(Dataset):
         flatten: bool = False,
     ) -> None:
         if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 (greyscale) or 3 (RGB), got {channels!r}")
+            raise InvalidValueError(f"channels must be 1 (greyscale) or 3 (RGB), got {channels!r}")
         self.files = [Path(f) for f in files]
         self.labels = torch.as_tensor(labels, dtype=torch.long)
         if len(self.labels) != len(self.files):
-            raise ValueError(f"{len(self.files)} files but {len(self.labels)} labels")
+            raise InvalidValueError(f"{len(self.files)} files but {len(self.labels)} labels")
         self.channels = channels
         self.image_size = check_image_size(image_size)
         self.pixel_range = parse_pixel_range(pixel_range)
         if not isinstance(flatten, bool):
-            raise TypeError(f"flatten must be True or False, got {flatten!r}")
+            raise InvalidTypeError(f"flatten must be True or False, got {flatten!r}")
         self.flatten = flatten
 
     @property
@@ -296,7 +296,7 @@ def _uint8_sets(
         try:
             rows[key] = [row[f] for f in files[key]]
         except KeyError as missing:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the {key!r} split's file {missing.args[0]!r} is not in the listing the "
                 "images were read from; give image_splits a listing of every file of the "
                 "splits (paths of the same type and spelling)"

@@ -25,6 +25,7 @@ from autoencoders.data._checks import (
 from autoencoders.data.locate import download_allowed
 from autoencoders.data.pixels import resolve_pixel_range
 from autoencoders.data.splits import DataSplits
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.registry import (
     PLUGIN_GROUP,
     UnknownNameError,
@@ -120,12 +121,12 @@ def dataset_names(*, command_line: bool = False, load: bool = True) -> list[str]
 def _canonical(name: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The registered dataset ``name`` stands for, and ``options`` with a folder's ``path``."""
     if not isinstance(name, str):
-        raise TypeError(f"dataset name must be a string, got {type(name).__name__} {name!r}")
+        raise InvalidTypeError(f"dataset name must be a string, got {type(name).__name__} {name!r}")
     stripped = name.strip()
     for prefix in FOLDER_PREFIXES:
         if stripped.lower().startswith(prefix):
             if "path" in options:
-                raise ValueError(
+                raise InvalidValueError(
                     f"dataset {name!r} names its folder; pass either 'folder:<path>' or "
                     f"'folder' with path=..., not both (got path={options['path']!r})"
                 )
@@ -199,7 +200,7 @@ def _check_shared(options: dict[str, Any]) -> None:
             checks[key](value)
     size = options.get("val_size")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-        raise ValueError(f"val_size must be a non-negative integer or None, got {size!r}")
+        raise InvalidValueError(f"val_size must be a non-negative integer or None, got {size!r}")
 
 
 def load_dataset(name: str, /, **options: Any) -> DataSplits:
@@ -260,7 +261,7 @@ def load_dataset(name: str, /, **options: Any) -> DataSplits:
         >>> load_dataset("tensors")
         Traceback (most recent call last):
           ...
-        TypeError: dataset 'tensors' needs x=... (arrays or tensors in memory, see ...
+        autoencoders.errors.InvalidTypeError: dataset 'tensors' needs x=... (arrays or tensors in memory, see ...
     """
     key, options = _canonical(name, options)
     loader = datasets.get(key)
@@ -278,13 +279,13 @@ def load_dataset(name: str, /, **options: Any) -> DataSplits:
     missing = [p for p in _required(loader) if p not in passed]
     if missing:
         needs = ", ".join(f"{p}=..." for p in missing)
-        raise TypeError(
+        raise InvalidTypeError(
             f"dataset {key!r} needs "
             + _NEEDS.get(key, f"{needs}; give it to load_dataset (a name alone cannot)")
         )
     splits = loader(**passed)
     if not isinstance(splits, DataSplits):
-        raise TypeError(
+        raise InvalidTypeError(
             f"dataset {key!r} returned {type(splits).__name__}; a dataset loader must return "
             "autoencoders.data.DataSplits"
         )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from autoencoders.errors import DATA_ENV_VAR, DOWNLOAD_ENV_VAR
+from autoencoders.errors import DATA_ENV_VAR, DOWNLOAD_ENV_VAR, InvalidTypeError, InvalidValueError
 from autoencoders.registry import datasets
 
 __all__ = [
@@ -90,12 +90,12 @@ def download_allowed(download: bool | None) -> bool:
         >>> download_allowed("yes")
         Traceback (most recent call last):
           ...
-        TypeError: download must be True, False or None, got 'yes'
+        autoencoders.errors.InvalidTypeError: download must be True, False or None, got 'yes'
     """
     if download is None:
         return os.environ.get(DOWNLOAD_ENV_VAR, "").strip().lower() in ("1", "true", "yes", "on")
     if not isinstance(download, bool):
-        raise TypeError(f"download must be True, False or None, got {download!r}")
+        raise InvalidTypeError(f"download must be True, False or None, got {download!r}")
     return download
 
 
@@ -226,13 +226,13 @@ def torchvision_download(
         >>> torchvision_download("NoSuchDataset", Path("/nonexistent"), not_found)
         Traceback (most recent call last):
           ...
-        ValueError: torchvision.datasets has no dataset class 'NoSuchDataset'
+        autoencoders.errors.InvalidValueError: torchvision.datasets has no dataset class 'NoSuchDataset'
     """
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, torchvision_name, None)
     if not isinstance(cls, type):
-        raise ValueError(f"torchvision.datasets has no dataset class {torchvision_name!r}")
+        raise InvalidValueError(f"torchvision.datasets has no dataset class {torchvision_name!r}")
     legacy = sorted((target / torchvision_name / "processed").glob("*.pt"))
     if legacy and torchvision_name != "CelebA":
         # torchvision would read these with torch.load (unpickling) instead of downloading

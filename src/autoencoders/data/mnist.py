@@ -38,6 +38,7 @@ from autoencoders.data.locate import (
 )
 from autoencoders.data.pixels import resolve_pixel_range, scale_uint8
 from autoencoders.data.splits import DataSplits, seeded_permutation, tensor_splits
+from autoencoders.errors import InvalidValueError
 from autoencoders.registry import datasets
 
 __all__ = [
@@ -139,17 +140,17 @@ class IdxDataset:
             img, lab = arrays[f"{part}_images"], arrays[f"{part}_labels"]
             images, labels = files[f"{part}_images"], files[f"{part}_labels"]
             if img.ndim != 3 or img.dtype != np.uint8:
-                raise ValueError(
+                raise InvalidValueError(
                     f"{str(images)!r}: expected uint8 images (N, H, W), got "
                     f"{img.dtype.name} {img.shape}"
                 )
             if lab.ndim != 1 or len(lab) != len(img):
-                raise ValueError(
+                raise InvalidValueError(
                     f"{str(labels)!r}: expected {len(img)} labels (one per image in "
                     f"{images.name}), got shape {lab.shape}"
                 )
             if len(lab) and (int(lab.min()) < 0 or int(lab.max()) >= n_cls):
-                raise ValueError(
+                raise InvalidValueError(
                     f"{str(labels)!r}: labels must be in [0, {n_cls}), found "
                     f"[{int(lab.min())}, {int(lab.max())}]"
                 )

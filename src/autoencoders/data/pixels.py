@@ -10,6 +10,7 @@ import torch
 
 from autoencoders._utils import unwrap_model
 from autoencoders.data._checks import PixelRangeLike
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["parse_pixel_range", "pixel_range_for", "resolve_pixel_range", "scale_uint8"]
 
@@ -27,7 +28,7 @@ def parse_pixel_range(value: PixelRangeLike) -> tuple[float, float]:
         >>> parse_pixel_range("0..1")
         Traceback (most recent call last):
           ...
-        ValueError: pixel_range must be 'auto', '[0,1]', '[-1,1]' or a pair (low, high) with low < high, got '0..1'
+        autoencoders.errors.InvalidValueError: pixel_range must be 'auto', '[0,1]', '[-1,1]' or a pair (low, high) with low < high, got '0..1'
     """
     pair: Any = value
     if isinstance(value, str):
@@ -45,7 +46,7 @@ def parse_pixel_range(value: PixelRangeLike) -> tuple[float, float]:
         and float(pair[0]) < float(pair[1])
     )
     if not ok:
-        raise ValueError(
+        raise InvalidValueError(
             "pixel_range must be 'auto', '[0,1]', '[-1,1]' or a pair (low, high) with "
             f"low < high, got {value!r}"
         )
@@ -98,7 +99,7 @@ def pixel_range_for(model: Any) -> tuple[float, float]:
     inner = unwrap_model(model)
     prange = getattr(inner, "pixel_range", None)
     if prange is None:
-        raise TypeError(
+        raise InvalidTypeError(
             "pixel_range_for needs an autoencoder with a pixel_range (set by its "
             f"output_activation), got {type(inner).__name__}"
         )

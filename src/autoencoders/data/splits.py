@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
+from autoencoders.errors import InvalidValueError
+
 __all__ = ["DataSplits", "seeded_permutation", "tensor_splits"]
 
 
@@ -54,7 +56,7 @@ class DataSplits:
     def split(self, split: str) -> Dataset:
         """The dataset of ``split`` (``"train"``, ``"val"`` or ``"test"``)."""
         if split not in self.SPLITS:
-            raise ValueError(f"unknown split {split!r}; accepted: {', '.join(self.SPLITS)}")
+            raise InvalidValueError(f"unknown split {split!r}; accepted: {', '.join(self.SPLITS)}")
         return getattr(self, split)
 
     def tensors(self, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,6 +17,7 @@ import torch
 from autoencoders.data._checks import PixelRangeLike, check_limit, check_seed
 from autoencoders.data.splits import DataSplits
 from autoencoders.data.tensors import from_tensors
+from autoencoders.errors import InvalidValueError
 from autoencoders.registry import datasets
 
 __all__ = ["draw_faces", "synthetic_faces"]
@@ -40,9 +41,9 @@ def draw_faces(n: int, image_size: int = 64, *, seed: int = 0) -> torch.Tensor:
         (torch.Size([4, 3, 32, 32]), torch.uint8, True)
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+        raise InvalidValueError(f"n must be a positive integer, got {n!r}")
     if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 8:
-        raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
+        raise InvalidValueError(f"image_size must be an integer >= 8, got {image_size!r}")
     g = torch.Generator().manual_seed(check_seed(seed))
 
     def u(lo: float, hi: float, *shape: int) -> torch.Tensor:

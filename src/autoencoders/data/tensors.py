@@ -17,6 +17,7 @@ from autoencoders.data._checks import (
 )
 from autoencoders.data.pixels import parse_pixel_range, scale_uint8
 from autoencoders.data.splits import DataSplits, seeded_permutation, tensor_splits
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.registry import datasets
 
 __all__ = ["from_tensors"]
@@ -25,16 +26,18 @@ __all__ = ["from_tensors"]
 def _as_image_tensor(x: Any, channels_last: bool | None, what: str) -> torch.Tensor:
     if isinstance(x, np.ndarray):
         if x.dtype == object:
-            raise TypeError(f"{what} is an object array; give a numeric array")
+            raise InvalidTypeError(f"{what} is an object array; give a numeric array")
         x = torch.from_numpy(np.ascontiguousarray(x))
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{what} must be a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
+        raise InvalidTypeError(
+            f"{what} must be a torch.Tensor or numpy.ndarray, got {type(x).__name__}"
+        )
     if x.ndim < 2:
-        raise ValueError(
+        raise InvalidValueError(
             f"{what} must have shape (N, ...) with at least 2 dims, got {tuple(x.shape)}"
         )
     if not (x.dtype == torch.uint8 or x.is_floating_point()):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{what} has dtype {x.dtype}; accepted: uint8 (0..255, scaled) or floating point "
             "(passed through)"
         )
@@ -56,10 +59,10 @@ def _as_labels(y: Any, n: int, what: str) -> torch.Tensor:
         y = torch.from_numpy(np.ascontiguousarray(y))
     y = torch.as_tensor(y)
     if y.is_floating_point() or y.dtype == torch.bool:
-        raise TypeError(f"{what} must hold integer labels, got dtype {y.dtype}")
+        raise InvalidTypeError(f"{what} must hold integer labels, got dtype {y.dtype}")
     y = y.reshape(-1).long()
     if len(y) != n:
-        raise ValueError(f"{what} has {len(y)} labels for {n} items")
+        raise InvalidValueError(f"{what} has {len(y)} labels for {n} items")
     return y
 
 
@@ -140,7 +143,7 @@ def from_tensors(
     perm = seeded_permutation(n, split_seed)
     if test_x is None:
         if test_y is not None:
-            raise ValueError("test_y given without test_x")
+            raise InvalidValueError("test_y given without test_x")
         n_test = round(n * test_fraction)
         test_idx, perm = perm[:n_test], perm[n_test:]
         tx, ty = xt[test_idx], yt[test_idx]
@@ -149,12 +152,12 @@ def from_tensors(
         ty = _as_labels(test_y, len(tx), "test_y")
         tx = _to_float(tx, prange)
         if tx.shape[1:] != xt.shape[1:]:
-            raise ValueError(
+            raise InvalidValueError(
                 f"test_x items have shape {tuple(tx.shape[1:])} but x items {tuple(xt.shape[1:])}"
             )
     n_val = split_count(n, val_fraction, val_size, "val_size")
     if n_val >= len(perm):
-        raise ValueError(
+        raise InvalidValueError(
             f"{n} items are too few for a training split with {n_val} validation and "
             f"{n - len(perm)} test items"
         )

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from autoencoders.data.pixels import parse_pixel_range, scale_uint8
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["UInt8ImageDataset"]
 
@@ -60,21 +61,23 @@ class UInt8ImageDataset(Dataset):
                 if isinstance(images, torch.Tensor)
                 else type(images).__name__
             )
-            raise TypeError(f"images must be a uint8 tensor (N, C, H, W), got {got}")
+            raise InvalidTypeError(f"images must be a uint8 tensor (N, C, H, W), got {got}")
         self.images = images
         self.rows = None if rows is None else torch.as_tensor(rows, dtype=torch.long)
         n = len(images) if self.rows is None else len(self.rows)
         if self.rows is not None and n and (self.rows.min() < 0 or self.rows.max() >= len(images)):
-            raise ValueError(f"rows must be in [0, {len(images)}), got {self.rows.tolist()[:8]}")
+            raise InvalidValueError(
+                f"rows must be in [0, {len(images)}), got {self.rows.tolist()[:8]}"
+            )
         if labels is None:
             self.labels = torch.full((n,), -1, dtype=torch.long)
         else:
             self.labels = torch.as_tensor(labels, dtype=torch.long)
         if self.labels.shape != (n,):
-            raise ValueError(f"{n} images but labels of shape {tuple(self.labels.shape)}")
+            raise InvalidValueError(f"{n} images but labels of shape {tuple(self.labels.shape)}")
         self.pixel_range = parse_pixel_range(pixel_range)
         if not isinstance(flatten, bool):
-            raise TypeError(f"flatten must be True or False, got {flatten!r}")
+            raise InvalidTypeError(f"flatten must be True or False, got {flatten!r}")
         self.flatten = flatten
 
     @property
@@ -125,7 +128,7 @@ class UInt8ImageDataset(Dataset):
         batch exists at a time.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+            raise InvalidValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         for lo in range(0, len(self), batch_size):
             hi = min(lo + batch_size, len(self))
             if self.rows is None:

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import torch
 
+from autoencoders.errors import InvalidValueError
+
 __all__ = ["AnalyticGrads", "Loss", "LossOutput", "add_block_terms"]
 
 #: A loss's analytic gradients: ``grads(weight) -> (grad_logits, kl_weight)``, ``kl_weight``
@@ -73,7 +75,7 @@ def add_block_terms(total: torch.Tensor, parts: dict[str, torch.Tensor], output:
     for source in ("terms", "stats"):
         for name, value in (getattr(output, source, None) or {}).items():
             if name in parts or name == "loss":
-                raise ValueError(
+                raise InvalidValueError(
                     f"a block reports a {source[:-1]} named {name!r}, which is already a part of "
                     f"the loss ({', '.join(['loss', *parts])}); rename the block's {source[:-1]}"
                 )

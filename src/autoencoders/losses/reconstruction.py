@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from autoencoders.blocks.analytic import graph_free
 from autoencoders.blocks.layers import apply_output_activation, output_activation_grad
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.losses.output import AnalyticGrads, LossOutput, add_block_terms
 from autoencoders.registry import losses
 
@@ -45,10 +46,10 @@ def recon_kind(recon: Any) -> str:
         >>> recon_kind("l1")
         Traceback (most recent call last):
         ...
-        ValueError: unknown recon 'l1'; accepted: auto, bce, mse
+        autoencoders.errors.InvalidValueError: unknown recon 'l1'; accepted: auto, bce, mse
     """
     if not isinstance(recon, str) or recon not in RECON_KINDS:
-        raise ValueError(f"unknown recon {recon!r}; accepted: {', '.join(RECON_KINDS)}")
+        raise InvalidValueError(f"unknown recon {recon!r}; accepted: {', '.join(RECON_KINDS)}")
     return recon
 
 
@@ -62,11 +63,11 @@ def _checked(
 ) -> tuple[torch.Tensor, torch.Tensor, str, int]:
     """Float32 logits and target of one shape, the resolved kind and the pixel dimensions."""
     if kind not in RECON_KINDS:
-        raise ValueError(
+        raise InvalidValueError(
             f"unknown reconstruction loss {kind!r}; accepted: {', '.join(RECON_KINDS)}"
         )
     if not isinstance(getattr(output, "logits", None), torch.Tensor):
-        raise TypeError(
+        raise InvalidTypeError(
             f"a loss takes the model's output (an AutoencoderOutput with logits), got "
             f"{type(output).__name__}"
         )
@@ -76,7 +77,7 @@ def _checked(
             if isinstance(target, torch.Tensor)
             else type(target).__name__
         )
-        raise TypeError(
+        raise InvalidTypeError(
             f"the loss's target must be the float batch the model reconstructs, got {got}; "
             "scale uint8 images as the model does (x.float() / 255 for [0, 1])"
         )
@@ -86,7 +87,7 @@ def _checked(
     if logits.dim() == target.dim() + 1 and logits.shape[1:] == target.shape:
         target = target.expand_as(logits)  # k decoded codes per input: (k, B, ...) -> (k, B)
     if logits.shape != target.shape:
-        raise ValueError(
+        raise InvalidValueError(
             f"reconstruction loss: logits {tuple(logits.shape)} and target "
             f"{tuple(target.shape)} differ in shape"
         )
@@ -94,7 +95,7 @@ def _checked(
     if kind == "auto":
         kind = "bce" if act == "sigmoid" else "mse"
     if kind == "bce" and act != "sigmoid":
-        raise ValueError(
+        raise InvalidValueError(
             f"BCE needs a sigmoid output, but the decoder's output activation is {act!r}; "
             "use recon='mse'"
         )
@@ -163,7 +164,7 @@ def summed_bce_with_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.
         True
     """
     if logits.shape != target.shape:  # as torch's: no silent broadcasting
-        raise ValueError(
+        raise InvalidValueError(
             f"target size {tuple(target.shape)} must be the same as the logits' size "
             f"{tuple(logits.shape)}"
         )

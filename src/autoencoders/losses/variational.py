@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from autoencoders.blocks.layers import nonnegative_number
+from autoencoders.errors import InvalidValueError
 from autoencoders.losses.output import AnalyticGrads, LossOutput, add_block_terms
 from autoencoders.losses.reconstruction import (
     recon_kind,
@@ -28,7 +29,7 @@ __all__ = ["CapacityELBOLoss", "ELBOLoss", "IWAELoss", "KLLoss"]
 def _require_kl(output: Any) -> torch.Tensor:
     kl = getattr(output, "kl", None)
     if kl is None:
-        raise ValueError(
+        raise InvalidValueError(
             "this loss needs a Gaussian bottleneck (output.kl is None); use the "
             "'reconstruction' loss for a deterministic autoencoder"
         )
@@ -143,7 +144,9 @@ class CapacityELBOLoss:
             or not isinstance(capacity_steps, int)
             or capacity_steps < 1
         ):
-            raise ValueError(f"capacity_steps must be a positive int, got {capacity_steps!r}")
+            raise InvalidValueError(
+                f"capacity_steps must be a positive int, got {capacity_steps!r}"
+            )
         self.recon = recon
         self.gamma = nonnegative_number(gamma, "gamma")
         self.capacity = nonnegative_number(capacity, "capacity")

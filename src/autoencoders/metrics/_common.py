@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from autoencoders._utils import unwrap_model
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["LOG_2PI", "as_model_input", "check_positive", "data_range_of", "require_variational"]
 
@@ -18,7 +19,7 @@ LOG_2PI = math.log(2.0 * math.pi)
 def check_positive(value: Any, what: str) -> int:
     """``value`` if it is a positive int; else a ValueError naming ``what``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+        raise InvalidValueError(f"{what} must be a positive integer, got {value!r}")
     return value
 
 
@@ -27,7 +28,7 @@ def as_model_input(x: torch.Tensor, model: Any, device: torch.device) -> torch.T
     shape = tuple(getattr(model, "input_shape", ()) or ())
     if shape and tuple(x.shape[1:]) != shape:
         if x[0].numel() != math.prod(shape):
-            raise ValueError(
+            raise InvalidValueError(
                 f"data items have shape {tuple(x.shape[1:])} but the model expects {shape}"
             )
         x = x.reshape(len(x), *shape)
@@ -43,7 +44,7 @@ def data_range_of(model: Any) -> float:
 def require_variational(model: Any, what: str) -> None:
     """A TypeError unless ``model`` has a Gaussian bottleneck."""
     if not getattr(model, "is_variational", False):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{what} needs a model with a Gaussian bottleneck (a VAE); "
             f"{getattr(model, 'name', None) or type(model).__name__!r} is deterministic. "
             "Use mse_per_pixel / psnr for autoencoders."

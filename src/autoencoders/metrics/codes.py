@@ -25,6 +25,7 @@ from autoencoders._utils import (
 from autoencoders.blocks.bottlenecks import imq_mmd
 from autoencoders.blocks.quantize import codebook_perplexity
 from autoencoders.blocks.regularizers import jacobian_frobenius
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.metrics._common import as_model_input, check_positive
 
 __all__ = ["block_statistics", "code_mmd", "codebook_usage", "mean_jacobian_norm"]
@@ -80,7 +81,7 @@ def codebook_usage(model: Any, data: Any, *, batch_size: int = 256) -> dict[str,
     net = unwrap_model(model)
     bottleneck = net.bottleneck
     if not hasattr(bottleneck, "indices") or not hasattr(bottleneck, "codebook_size"):
-        raise TypeError(
+        raise InvalidTypeError(
             f"codebook_usage needs a quantising bottleneck (e.g. build('vq_vae')); "
             f"{type(bottleneck).__name__} has no codebook"
         )
@@ -91,7 +92,7 @@ def codebook_usage(model: Any, data: Any, *, batch_size: int = 256) -> dict[str,
             h = net.encoder(as_model_input(x, net, device))
             chosen.append(bottleneck.indices(h).flatten().cpu())
     if not chosen:
-        raise ValueError("data is empty")
+        raise InvalidValueError("data is empty")
     idx = torch.cat(chosen)
     k = int(bottleneck.codebook_size)
     used = torch.bincount(idx, minlength=k) > 0
@@ -158,5 +159,5 @@ def mean_jacobian_norm(model: Any, data: Any, *, limit: int = 500, batch_size: i
             norm2 = jacobian_frobenius(lambda v, lab=lab: net.encode(v, **lab), b)
             norms.append(norm2.detach().sqrt().double().cpu())
     if not norms:
-        raise ValueError("data is empty")
+        raise InvalidValueError("data is empty")
     return float(torch.cat(norms).mean())

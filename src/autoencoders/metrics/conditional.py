@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autoencoders._utils import device_of, evaluating, gather, unwrap_model
+from autoencoders.errors import InvalidTypeError
 from autoencoders.metrics._common import check_positive
 
 __all__ = ["ConditionalSampleResult", "conditional_sample_accuracy", "train_classifier"]
@@ -134,7 +135,7 @@ def conditional_sample_accuracy(
     """
     net = unwrap_model(model)
     if not getattr(net, "takes_labels", False) or not getattr(net, "can_sample", False):
-        raise TypeError(
+        raise InvalidTypeError(
             "conditional_sample_accuracy needs a conditional model that can sample (e.g. "
             f"build('cvae')); {getattr(net, 'name', None) or type(net).__name__!r} is not one"
         )

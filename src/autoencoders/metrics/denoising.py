@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from autoencoders._utils import device_of, evaluating, gather, label_kwargs, unwrap_model
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.metrics._common import as_model_input, check_positive
 from autoencoders.registry import noise as noise_registry
 
@@ -52,14 +53,14 @@ def resolve_noise(noise: Any) -> Callable[..., torch.Tensor]:
         return noise_registry.build(noise)
     if isinstance(noise, Mapping):
         if "name" not in noise:
-            raise ValueError(f"a noise dict needs a 'name' entry, got {dict(noise)!r}")
+            raise InvalidValueError(f"a noise dict needs a 'name' entry, got {dict(noise)!r}")
         rest = {k: v for k, v in noise.items() if k != "name"}
         if set(rest) == {"kwargs"} and isinstance(rest["kwargs"], Mapping):  # a config entry
             rest = dict(rest["kwargs"])
         return noise_registry.build(noise["name"], **rest)
     if isinstance(noise, nn.Module) or callable(noise):
         return noise
-    raise TypeError(f"noise must be {NOISE_KINDS}; got {type(noise).__name__}")
+    raise InvalidTypeError(f"noise must be {NOISE_KINDS}; got {type(noise).__name__}")
 
 
 def _takes_generator(transform: Callable[..., Any]) -> bool:
@@ -103,11 +104,13 @@ def noisy_copy(x: Any, noise: Any, seed: int = 0) -> torch.Tensor:
         (True, False)
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+        raise InvalidValueError(f"seed must be an integer, got {seed!r}")
     if type(x).__module__.startswith("numpy"):
         x = torch.as_tensor(x)
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"noisy_copy takes a tensor (or array) of inputs, got {type(x).__name__}")
+        raise InvalidTypeError(
+            f"noisy_copy takes a tensor (or array) of inputs, got {type(x).__name__}"
+        )
     transform = resolve_noise(noise)
     device = device_of(transform) if isinstance(transform, nn.Module) else torch.device("cpu")
     source = x.detach().to(device=device, dtype=torch.float32)
@@ -125,7 +128,7 @@ def noisy_copy(x: Any, noise: Any, seed: int = 0) -> torch.Tensor:
             else:
                 out = transform(source)
     if not isinstance(out, torch.Tensor) or out.shape != source.shape:
-        raise TypeError(
+        raise InvalidTypeError(
             f"the noise transform {transform!r} must return a tensor of the input's shape "
             f"{tuple(source.shape)}, got {getattr(out, 'shape', type(out).__name__)}"
         )
@@ -167,7 +170,7 @@ def denoising_mse(
     if noise is None:
         noise = getattr(net, "noise", None)
         if noise is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"model {getattr(net, 'name', None) or type(net).__name__!r} has no noise "
                 f"transform; pass noise= ({NOISE_KINDS}), e.g. noise='gaussian'"
             )

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from autoencoders._utils import gather, unwrap_model
+from autoencoders.errors import InvalidTypeError
 from autoencoders.metrics._common import data_range_of
 from autoencoders.metrics.codes import block_statistics, codebook_usage
 from autoencoders.metrics.denoising import denoising_mse
@@ -104,7 +105,7 @@ def evaluate_model(
     net = unwrap_model(model)
     test = _split(splits, "test")
     if test is None:
-        raise TypeError(
+        raise InvalidTypeError(
             "splits must have 'train' and 'test' splits (a DataSplits), got "
             f"{type(splits).__name__}"
         )

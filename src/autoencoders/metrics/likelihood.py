@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from autoencoders._utils import device_of, evaluating, iter_batches, label_kwargs, unwrap_model
 from autoencoders.blocks.bottlenecks import gaussian_kl
 from autoencoders.blocks.layers import apply_output_activation
+from autoencoders.errors import InvalidValueError
 from autoencoders.metrics._common import (
     LOG_2PI,
     as_model_input,
@@ -37,7 +38,7 @@ def _variational_setup(
     require_variational(net, what)
     check_positive(batch_size, "batch_size")
     if reduction not in ("mean", "none"):
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+        raise InvalidValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     device = device_of(net)
     return net, device, _generator(seed, device)
 
@@ -85,20 +86,22 @@ def log_likelihood(
         tensor([-2.0794])
     """
     if likelihood not in LIKELIHOODS:
-        raise ValueError(f"unknown likelihood {likelihood!r}; accepted: {', '.join(LIKELIHOODS)}")
+        raise InvalidValueError(
+            f"unknown likelihood {likelihood!r}; accepted: {', '.join(LIKELIHOODS)}"
+        )
     if likelihood == "auto":
         likelihood = "bernoulli" if output_activation == "sigmoid" else "gaussian"
     logits, x = logits.float(), x.float()
     if likelihood == "bernoulli":
         if output_activation != "sigmoid":
-            raise ValueError(
+            raise InvalidValueError(
                 f"the Bernoulli likelihood needs a sigmoid output, got {output_activation!r}; "
                 "use likelihood='gaussian'"
             )
         nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
         return -nll.flatten(1).sum(1)
     if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+        raise InvalidValueError(f"sigma must be > 0, got {sigma!r}")
     mean = apply_output_activation(logits, output_activation)
     d = mean[0].numel()
     sq = (x - mean).pow(2).flatten(1).sum(1)
@@ -165,7 +168,7 @@ def elbo(
             recons.append(recon)
             kls.append(gaussian_kl(mean, logvar).double())
     if not recons:
-        raise ValueError("data is empty")
+        raise InvalidValueError("data is empty")
     r, k = torch.cat(recons), torch.cat(kls)
     if reduction == "none":
         r, k = r.cpu(), k.cpu()
@@ -243,6 +246,6 @@ def iwae_nll(
             log_w = (log_px + log_pz - log_q).double()
             out.append(-(torch.logsumexp(log_w, dim=0) - math.log(k)))
     if not out:
-        raise ValueError("data is empty")
+        raise InvalidValueError("data is empty")
     values = torch.cat(out)
     return values.cpu() if reduction == "none" else float(values.mean())

@@ -16,6 +16,7 @@ from autoencoders._utils import (
     label_kwargs,
     unwrap_model,
 )
+from autoencoders.errors import InvalidValueError
 from autoencoders.metrics._common import as_model_input, check_positive
 
 __all__ = ["ProbeResult", "fit_linear_probe", "linear_probe_accuracy", "pca_baseline_mse"]
@@ -46,12 +47,14 @@ def pca_baseline_mse(train_x: Any, test_x: Any, k: int) -> float:
     a = a.reshape(len(a), -1).to(torch.float64)
     b = b.reshape(len(b), -1).to(torch.float64)
     if a.shape[1] != b.shape[1]:
-        raise ValueError(
+        raise InvalidValueError(
             f"train_x items have {a.shape[1]} values but test_x items have {b.shape[1]}"
         )
     n, d = a.shape
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= min(n, d):
-        raise ValueError(f"k must be an integer in [0, {min(n, d)}] (min of N and D), got {k!r}")
+        raise InvalidValueError(
+            f"k must be an integer in [0, {min(n, d)}] (min of N and D), got {k!r}"
+        )
     mean = a.mean(0)
     b = b.to(a.device) - mean
     if k == 0:
@@ -111,22 +114,24 @@ def fit_linear_probe(
     """
     steps = check_positive(steps, "steps")
     if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+        raise InvalidValueError(f"lr must be > 0, got {lr!r}")
     if not weight_decay >= 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        raise InvalidValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
     xa = torch.as_tensor(train_features).reshape(len(train_features), -1).double()
     xb = torch.as_tensor(test_features).reshape(len(test_features), -1).double().to(xa.device)
     ya = torch.as_tensor(train_labels).reshape(-1).long().to(xa.device)
     yb = torch.as_tensor(test_labels).reshape(-1).long().to(xa.device)
     if len(xa) != len(ya) or len(xb) != len(yb):
-        raise ValueError(
+        raise InvalidValueError(
             f"features and labels differ in length: train {len(xa)} vs {len(ya)}, "
             f"test {len(xb)} vs {len(yb)}"
         )
     if len(xa) == 0 or len(xb) == 0:
-        raise ValueError("the linear probe needs non-empty training and test sets")
+        raise InvalidValueError("the linear probe needs non-empty training and test sets")
     if (ya < 0).any() or (yb < 0).any():
-        raise ValueError("the linear probe needs labels >= 0; this data is unlabelled (label -1)")
+        raise InvalidValueError(
+            "the linear probe needs labels >= 0; this data is unlabelled (label -1)"
+        )
     classes, ya_idx = torch.unique(ya, return_inverse=True)
     c = len(classes)
     mu, sd = xa.mean(0), xa.std(0, unbiased=False).clamp_min(1e-8)
@@ -170,12 +175,14 @@ def _encode_all(net: Any, data: Any, batch_size: int, what: str) -> tuple[torch.
     with evaluating(net):
         for x, y in iter_batches(data, batch_size):
             if y is None:
-                raise ValueError(f"{what} has no labels; give (x, y) items or an (x, y) pair")
+                raise InvalidValueError(
+                    f"{what} has no labels; give (x, y) items or an (x, y) pair"
+                )
             lab = label_kwargs(net, y)
             codes.append(net.encode(as_model_input(x, net, device), **lab).double().cpu())
             labels.append(y.reshape(-1).long().cpu())
     if not codes:
-        raise ValueError(f"{what} is empty")
+        raise InvalidValueError(f"{what} is empty")
     return torch.cat(codes), torch.cat(labels)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from autoencoders._utils import device_of, evaluating, iter_batches, label_kwargs, unwrap_model
+from autoencoders.errors import InvalidValueError
 from autoencoders.metrics._common import as_model_input, check_positive, data_range_of
 
 __all__ = ["mse_per_pixel", "psnr", "psnr_from_mse"]
@@ -41,7 +42,7 @@ def mse_per_pixel(model: Any, data: Any, *, batch_size: int = 256) -> float:
             total += (r - x).pow(2).sum(dtype=torch.float64)
             count += x.numel()
     if count == 0:
-        raise ValueError("data is empty")
+        raise InvalidValueError("data is empty")
     return float(total) / count
 
 
@@ -55,9 +56,9 @@ def psnr_from_mse(mse: float, data_range: float = 1.0) -> float:
         inf
     """
     if mse < 0 or math.isnan(mse):
-        raise ValueError(f"mse must be >= 0, got {mse!r}")
+        raise InvalidValueError(f"mse must be >= 0, got {mse!r}")
     if data_range <= 0:
-        raise ValueError(f"data_range must be > 0, got {data_range!r}")
+        raise InvalidValueError(f"data_range must be > 0, got {data_range!r}")
     if mse == 0:
         return math.inf
     return 10.0 * math.log10(data_range**2 / mse)
@@ -109,5 +110,5 @@ def psnr(
             )
             values.append(10.0 * torch.log10(data_range**2 / err))
     if not values:
-        raise ValueError("data is empty")
+        raise InvalidValueError("data is empty")
     return float(torch.cat(values).mean())

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from autoencoders._utils import device_of, gather
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.io import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,20 +107,20 @@ def is_figure(obj: Any) -> bool:
 
 def _axes_list(ax: Any, what: str) -> list[Axes]:
     if isinstance(ax, (str, bytes)) or (not isinstance(ax, Sequence) and not hasattr(ax, "flat")):
-        raise TypeError(f"{what}: ax must be {_AX_KINDS}, got {type(ax).__name__}")
+        raise InvalidTypeError(f"{what}: ax must be {_AX_KINDS}, got {type(ax).__name__}")
     axes = list(ax.flat) if hasattr(ax, "flat") else list(ax)  # a NumPy array of Axes too
     if not axes:
-        raise TypeError(f"{what}: ax must be {_AX_KINDS}, got an empty {type(ax).__name__}")
+        raise InvalidTypeError(f"{what}: ax must be {_AX_KINDS}, got an empty {type(ax).__name__}")
     bad = [type(a).__name__ for a in axes if not is_axes(a)]
     if bad:
-        raise TypeError(f"{what}: ax must be {_AX_KINDS}, got a sequence holding {bad[0]}")
+        raise InvalidTypeError(f"{what}: ax must be {_AX_KINDS}, got a sequence holding {bad[0]}")
     return axes
 
 
 def check_target(ax: Any, save: PlotPath, what: str) -> None:
     """Refuse ``save`` together with ``ax``: only a figure the function creates is saved."""
     if ax is not None and save is not None:
-        raise ValueError(
+        raise InvalidValueError(
             f"{what} got both ax= and save={str(save)!r}; it saves only a figure it creates "
             "itself: drop ax, or save the figure that holds your axes"
         )
@@ -135,8 +136,10 @@ def single_axes(ax: Any, what: str) -> Axes:
         axes = _axes_list(ax, what)
         if len(axes) == 1:
             return axes[0]
-        raise ValueError(f"{what} draws one panel; ax holds {len(axes)} Axes, give one")
-    raise TypeError(f"{what}: ax must be a matplotlib Axes or a Figure / SubFigure, got {ax!r}")
+        raise InvalidValueError(f"{what} draws one panel; ax holds {len(axes)} Axes, give one")
+    raise InvalidTypeError(
+        f"{what}: ax must be a matplotlib Axes or a Figure / SubFigure, got {ax!r}"
+    )
 
 
 def panel_axes(ax: Any, n: int, what: str, **subplots: Any) -> list[Axes]:
@@ -145,7 +148,7 @@ def panel_axes(ax: Any, n: int, what: str, **subplots: Any) -> list[Axes]:
         return list(ax.subplots(1, n, squeeze=False, **subplots)[0])
     axes = [ax] if is_axes(ax) else _axes_list(ax, what)
     if len(axes) != n:
-        raise ValueError(
+        raise InvalidValueError(
             f"{what} draws {n} panel{'s' if n > 1 else ''} here; ax holds {len(axes)} Axes "
             f"(give {n} Axes, or a Figure / SubFigure to draw them in)"
         )
@@ -181,14 +184,16 @@ def as_batch(images: Any, what: str = "images", limit: int | None = None) -> tor
     if x.dim() == 3:
         x = x.unsqueeze(1)
     if x.dim() != 4:
-        raise ValueError(f"{what} must have shape (N, C, H, W) or (N, H, W), got {tuple(x.shape)}")
+        raise InvalidValueError(
+            f"{what} must have shape (N, C, H, W) or (N, H, W), got {tuple(x.shape)}"
+        )
     if x.shape[1] not in (1, 3, 4):
-        raise ValueError(
+        raise InvalidValueError(
             f"{what} must have 1 (grayscale), 3 (RGB) or 4 (RGBA) channels, got {x.shape[1]} "
             f"(shape {tuple(x.shape)})"
         )
     if x.shape[0] == 0:
-        raise ValueError(f"{what} is empty (shape {tuple(x.shape)})")
+        raise InvalidValueError(f"{what} is empty (shape {tuple(x.shape)})")
     return x.float()
 
 
@@ -290,7 +295,7 @@ def draw_image_rows(
     else:
         axes = _axes_list(target, what) if not is_axes(target) else [target]
         if len(axes) != len(rows):
-            raise ValueError(
+            raise InvalidValueError(
                 f"{what} draws {len(rows)} rows of images; ax holds {len(axes)} Axes (give "
                 f"{len(rows)} Axes, one Axes for all rows, or a Figure / SubFigure)"
             )
@@ -306,7 +311,7 @@ def check_model(model: Any) -> None:
     """A TypeError unless ``model`` looks like an :class:`~autoencoders.Autoencoder`."""
     for attr in ("encode", "decode", "reconstruct", "output_activation"):
         if not hasattr(model, attr):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"expected an autoencoders.Autoencoder, got {type(model).__name__} "
                 f"(it has no {attr!r})"
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from autoencoders.errors import InvalidValueError
 from autoencoders.plots._figures import (
     PlotPath,
     check_target,
@@ -70,11 +71,11 @@ def plot_loss_curves(
     if isinstance(history, Mapping) and not {"records", "epochs"} & set(history):
         runs = {str(name): History.coerce(h) for name, h in history.items()}
         if not runs:
-            raise ValueError("history is an empty mapping of runs")
+            raise InvalidValueError("history is an empty mapping of runs")
     else:
         runs = {"": History.coerce(history)}
     if not any(h.series(TRAIN_KEYS) or h.series(VAL_KEYS) for h in runs.values()):
-        raise ValueError(
+        raise InvalidValueError(
             "found no loss values in the history: expected per-epoch records with "
             f"{' or '.join(TRAIN_KEYS)} / {' or '.join(VAL_KEYS)} entries"
         )

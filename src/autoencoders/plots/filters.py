@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from autoencoders._utils import unwrap_model
+from autoencoders.errors import InvalidValueError
 from autoencoders.plots._figures import (
     PlotPath,
     check_target,
@@ -30,7 +31,7 @@ def _first_layer(model: nn.Module) -> nn.Module:
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Conv2d)):
             return module
-    raise ValueError(
+    raise InvalidValueError(
         f"found no Linear or Conv2d layer in {type(model).__name__}; plot_filters shows the "
         "weights of the first Linear or Conv2d layer that reads the input"
     )
@@ -89,7 +90,7 @@ def plot_filters(
         if extra and math.prod(shape) + extra == w.shape[1]:
             w = w[:, : math.prod(shape)]  # the pixels' weights; the condition's come after
         if math.prod(shape) != w.shape[1]:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the first Linear layer reads {w.shape[1]} features, not the flattened input "
                 f"{shape}; cannot draw its rows as images"
             )

@@ -14,6 +14,7 @@ import torch
 
 from autoencoders._utils import device_of, evaluating, gather, label_kwargs, unwrap_model
 from autoencoders.blocks.layers import apply_output_activation
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.plots._figures import (
     PlotPath,
     as_batch,
@@ -65,7 +66,7 @@ def resolve_value_range(
     """
     if isinstance(value_range, str):
         if value_range != "auto":
-            raise ValueError(
+            raise InvalidValueError(
                 f"value_range must be 'auto' or a (low, high) pair, got {value_range!r}"
             )
         if model is None:
@@ -75,11 +76,11 @@ def resolve_value_range(
     try:
         low, high = (float(v) for v in value_range)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InvalidValueError(
             f"value_range must be 'auto' or a (low, high) pair, got {value_range!r}"
         ) from None
     if not low < high:
-        raise ValueError(f"value_range needs low < high, got {value_range!r}")
+        raise InvalidValueError(f"value_range needs low < high, got {value_range!r}")
     return low, high
 
 
@@ -156,7 +157,9 @@ def plot_reconstructions(
     if noisy is None:
         noisy = getattr(model, "noise", None) is not None
     if noisy and getattr(model, "noise", None) is None:
-        raise ValueError("noisy=True needs a model with a noise transform (model.noise is None)")
+        raise InvalidValueError(
+            "noisy=True needs a model with a noise transform (model.noise is None)"
+        )
     with evaluating(model):
         xin = to_model(model, x)
         corrupted = model.corrupt(xin, generator=generator) if noisy else xin
@@ -220,20 +223,20 @@ def plot_samples(
         >>> plot_samples(autoencoders.build("ae", h=32, z=2))
         Traceback (most recent call last):
           ...
-        TypeError: plot_samples needs a variational model ...
+        autoencoders.errors.InvalidTypeError: plot_samples needs a variational model ...
     """
     check_target(ax, save, "plot_samples")
     model = unwrap_model(model)
     check_model(model)
     if not getattr(model, "can_sample", getattr(model, "is_variational", False)):
-        raise TypeError(
+        raise InvalidTypeError(
             "plot_samples needs a variational model or another with a prior (a Gaussian, MMD "
             f"or VQ bottleneck, e.g. build('vae')); "
             f"{getattr(model, 'name', None) or type(model).__name__!r} is "
             "deterministic and has no prior to sample from"
         )
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+        raise InvalidValueError(f"n must be a positive int, got {n!r}")
     label = title or f"samples from the prior N(0, I), z={model.z_dim}"
     classes = getattr(model, "num_classes", None) if getattr(model, "takes_labels", False) else None
     if classes is not None and labels is None:  # every class in turn, a class per column
@@ -299,10 +302,10 @@ def plot_interpolation(
     model = unwrap_model(model)
     check_model(model)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an int >= 2, got {steps!r}")
+        raise InvalidValueError(f"steps must be an int >= 2, got {steps!r}")
     a, b = torch.as_tensor(start), torch.as_tensor(end)
     if a.shape != b.shape:
-        raise ValueError(
+        raise InvalidValueError(
             f"start and end must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
         )
     if a.dim() == len(model.input_shape):

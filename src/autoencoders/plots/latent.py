@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from autoencoders._utils import evaluating, label_kwargs, unwrap_model
+from autoencoders.errors import InvalidValueError
 from autoencoders.plots._figures import (
     PlotPath,
     check_model,
@@ -109,7 +110,7 @@ def plot_latent_space(
     if labels is not None:
         y = torch.as_tensor(labels)[: x.shape[0]].cpu()
         if y.shape[0] != x.shape[0]:
-            raise ValueError(f"got {x.shape[0]} images but {y.shape[0]} labels")
+            raise InvalidValueError(f"got {x.shape[0]} images but {y.shape[0]} labels")
     z = _encode_all(model, x.float(), batch_size, y)
     xs, ys, xlabel, ylabel, kind = _coordinates(z, y)
     if ax is None:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from autoencoders.blocks.base import spec_of
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.plots._figures import PlotPath, as_batch, check_target, draw_image_rows, finish
 from autoencoders.plots.images import resolve_value_range, to_display_range
 from autoencoders.registry import accepted_parameters
@@ -73,12 +74,12 @@ def plot_noise_levels(
         base = dict(noise)
         name = base.pop("name", None)
         if name is None:
-            raise ValueError(f"a noise dict needs a 'name' entry, got {dict(noise)!r}")
+            raise InvalidValueError(f"a noise dict needs a 'name' entry, got {dict(noise)!r}")
         base.update(noise_kwargs)
     elif isinstance(noise, str):
         name, base = noise, dict(noise_kwargs)
     else:
-        raise TypeError(
+        raise InvalidTypeError(
             "noise must be a registered noise-transform name, a {'name': ..., ...} dict or a "
             f"noise transform module, got {type(noise).__name__}"
         )
@@ -86,12 +87,12 @@ def plot_noise_levels(
     if param is None:
         param = next((p for p in _LEVEL_PARAMS if p in accepted), None)
         if param is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"noise transform {name!r} has none of the strength parameters "
                 f"{', '.join(_LEVEL_PARAMS)}; pass param= one of: {', '.join(accepted)}"
             )
     elif param not in accepted:
-        raise ValueError(
+        raise InvalidValueError(
             f"noise transform {name!r} has no parameter {param!r}; accepted: {', '.join(accepted)}"
         )
     if param in base:
@@ -101,7 +102,7 @@ def plot_noise_levels(
         if current is not None and current not in levels:
             levels = sorted([*levels, current])
     if len(levels) == 0:
-        raise ValueError("levels is empty; give at least one noise strength")
+        raise InvalidValueError("levels is empty; give at least one noise strength")
     x = as_batch(images, limit=int(n))
     rng = resolve_value_range(value_range)
     rows = []

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from autoencoders import registry
-from autoencoders.errors import RunError
+from autoencoders.errors import InvalidTypeError, RunError
 from autoencoders.training import History, TensorBoardLogger
 from autoencoders.training.tensorboard import summary_writer_class
 
@@ -146,7 +146,7 @@ class RunSettings:
             registry.schedulers.get(self.scheduler)
         for name in ("optimizer_kwargs", "scheduler_kwargs", "loss_kwargs", "extra"):
             if not isinstance(getattr(self, name), Mapping):
-                raise TypeError(
+                raise InvalidTypeError(
                     f"{name} must be a dict of keyword arguments, got {getattr(self, name)!r}"
                 )
         for what, reg in (("scheduler", registry.schedulers), ("loss", registry.losses)):
@@ -159,7 +159,9 @@ class RunSettings:
                 )
         if self.loss is not None:
             if not isinstance(self.loss, str):
-                raise TypeError(f"loss must be a registered loss name or None, got {self.loss!r}")
+                raise InvalidTypeError(
+                    f"loss must be a registered loss name or None, got {self.loss!r}"
+                )
             registry.losses.build(self.loss, **self.loss_kwargs)  # the name and its keywords
         self._check_numbers()
         self._check_packages()
@@ -201,7 +203,7 @@ class RunSettings:
             )
         for name in ("resume", "tensorboard", "plots"):
             if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+                raise InvalidTypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def _check_packages(self) -> None:
         """Import what the run will need, so that a missing package is said before training."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from autoencoders import plots, report
+from autoencoders.errors import InvalidValueError
 from autoencoders.io import atomic_write_bytes
 from autoencoders.registry import UnknownArgumentError, accepted_parameters
 from autoencoders.registry import models as model_registry
@@ -50,7 +51,9 @@ _NOISE_HINT_CLI = (
 def _check_lists(lists: Mapping[str, Any], what: str) -> None:
     for key, values in lists.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-            raise ValueError(f"{what} {key!r} needs a non-empty list of values, got {values!r}")
+            raise InvalidValueError(
+                f"{what} {key!r} needs a non-empty list of values, got {values!r}"
+            )
 
 
 def _lockstep_error(zipped: Mapping[str, Sequence[Any]], what: str) -> str | None:
@@ -76,7 +79,7 @@ def grid_points(
         >>> grid_points({}, {"h": [400, 300], "z": [50]})
         Traceback (most recent call last):
           ...
-        ValueError: zipped lists must all have the same length (they are walked in lockstep); got h: 2 values, z: 1 value
+        autoencoders.errors.InvalidValueError: zipped lists must all have the same length (they are walked in lockstep); got h: 2 values, z: 1 value
 
     Raises:
         ValueError: a key without values, zipped lists of different lengths, or a key both
@@ -87,10 +90,10 @@ def grid_points(
     _check_lists(zipped, "zipped")
     both = sorted(set(grid) & set(zipped))
     if both:
-        raise ValueError(f"{', '.join(both)} given both in grid and zipped; keep one")
+        raise InvalidValueError(f"{', '.join(both)} given both in grid and zipped; keep one")
     error = _lockstep_error(zipped, "zipped lists")
     if error:
-        raise ValueError(error)
+        raise InvalidValueError(error)
     rows = [dict(zip(zipped, values)) for values in zip(*zipped.values())] if zipped else [{}]
     return [
         {**dict(zip(grid, values)), **row}

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from autoencoders.errors import InvalidValueError
 from autoencoders.registry import check_kwargs
 
 __all__ = ["betas_pair", "choice", "number", "optional_int", "positive_int", "suggest_keywords"]
@@ -34,7 +35,7 @@ def suggest_keywords(init: F) -> F:
 def positive_int(value: Any, name: str) -> int:
     """``value`` if it is an integer >= 1 (not a bool), else a ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        raise InvalidValueError(f"{name} must be an integer >= 1, got {value!r}")
     return value
 
 
@@ -43,23 +44,25 @@ def optional_int(value: Any, name: str, minimum: int = 0) -> int | None:
     if value is not None and (
         isinstance(value, bool) or not isinstance(value, int) or value < minimum
     ):
-        raise ValueError(f"{name} must be None or an integer >= {minimum}, got {value!r}")
+        raise InvalidValueError(f"{name} must be None or an integer >= {minimum}, got {value!r}")
     return value
 
 
 def number(value: Any, name: str, *, positive: bool = False) -> float:
     """``value`` as a float if it is a finite number >= 0 (> 0 with ``positive``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+        raise InvalidValueError(f"{name} must be a finite number, got {value!r}")
     if value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value!r}")
+        raise InvalidValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value!r}")
     return float(value)
 
 
 def choice(value: Any, name: str, options: tuple[str, ...]) -> str:
     """``value`` if it is one of ``options``, else a ValueError listing them."""
     if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+        raise InvalidValueError(
+            f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}"
+        )
     return value
 
 
@@ -70,5 +73,5 @@ def betas_pair(betas: Any) -> tuple[float, float]:
         and len(betas) == 2
         and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)
     ):
-        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        raise InvalidValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
     return float(betas[0]), float(betas[1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.training.distributed import shard
 
 __all__ = ["batch_bounds", "check_label_tensor", "epoch_permutation", "no_labels", "steady_batch"]
@@ -51,12 +52,12 @@ def check_label_tensor(y: torch.Tensor | None, n: int, what: str) -> torch.Tenso
         raise no_labels(what)
     y = torch.as_tensor(y)
     if y.is_floating_point() or y.dtype == torch.bool or y.is_complex():
-        raise TypeError(
+        raise InvalidTypeError(
             f"{what} labels have dtype {y.dtype}; a conditional model takes integer class "
             "indices (one-hot rows? use y.argmax(1))"
         )
     if y.dim() != 1 or len(y) != n:
-        raise ValueError(
+        raise InvalidValueError(
             f"{what} labels have shape {tuple(y.shape)}; expected one per sample, ({n},)"
         )
     return y.long()

@@ -53,7 +53,13 @@ from torch.utils.data.distributed import DistributedSampler
 from autoencoders._inputs import check_finite
 from autoencoders._utils import iter_batches
 from autoencoders.data.uint8 import UInt8ImageDataset
-from autoencoders.errors import DataRangeWarning, InputTypeError, InvalidInputError
+from autoencoders.errors import (
+    DataRangeWarning,
+    InputTypeError,
+    InvalidInputError,
+    InvalidTypeError,
+    InvalidValueError,
+)
 from autoencoders.training._plan import (
     batch_bounds,
     check_label_tensor,
@@ -106,13 +112,13 @@ def _first(item: Any, what: str) -> torch.Tensor:
     """The input of a dataset item: ``x`` or the first element of ``(x, label, ...)``."""
     if isinstance(item, (tuple, list)):
         if not item:
-            raise ValueError(f"{what} yields empty items; expected x or (x, label)")
+            raise InvalidValueError(f"{what} yields empty items; expected x or (x, label)")
         item = item[0]
     if isinstance(item, torch.Tensor):
         return item
     if type(item).__module__.startswith("numpy"):
         return torch.as_tensor(item)
-    raise TypeError(
+    raise InvalidTypeError(
         f"{what} yields items of type {type(item).__name__}; expected tensors x or (x, label) "
         "(convert images with torchvision.transforms.ToTensor())"
     )
@@ -271,7 +277,7 @@ class LoaderSource:
             self.batches_per_epoch = None
         if self.batches_per_epoch == 0:
             size = "" if self.num_samples is None else f" over {self.num_samples} samples"
-            raise ValueError(
+            raise InvalidValueError(
                 f"{what} DataLoader is empty (0 batches{size}); it needs at least one batch "
                 "(drop_last=True with fewer samples than batch_size gives none)"
             )
@@ -405,7 +411,7 @@ def make_source(
         data = torch.as_tensor(data)
     if isinstance(data, UInt8ImageDataset):
         if len(data) == 0:
-            raise ValueError(f"{what} dataset is empty; it needs at least one sample")
+            raise InvalidValueError(f"{what} dataset is empty; it needs at least one sample")
         nbytes = len(data) * _nbytes(data.images[:1])
         resident = device.type == "cpu" or nbytes <= in_memory_limit
         y = data.labels if labels else None
@@ -425,7 +431,7 @@ def make_source(
     if isinstance(data, Dataset) or (sequence and not isinstance(data, (str, bytes, Mapping))):
         n = len(data)
         if n == 0:
-            raise ValueError(f"{what} dataset is empty; it needs at least one sample")
+            raise InvalidValueError(f"{what} dataset is empty; it needs at least one sample")
         if isinstance(data, TensorDataset):
             x = _check_inputs(data.tensors[0], what)
             if labels and len(data.tensors) < 2:
@@ -452,4 +458,4 @@ def make_source(
             data, num_workers=num_workers, what=f"{what} dataset", labels=labels,
             pixel_range=pixel_range, **common,
         )  # fmt: skip
-    raise TypeError(f"{what} must be {_ACCEPTED}; got {type(data).__name__}")
+    raise InvalidTypeError(f"{what} must be {_ACCEPTED}; got {type(data).__name__}")

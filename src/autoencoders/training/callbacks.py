@@ -41,6 +41,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from autoencoders._utils import unwrap_model
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.training.history import History
 from autoencoders.training.state import TrainingState
 
@@ -250,13 +251,13 @@ class EarlyStopping(Callback):
         restore_best: bool = True,
     ) -> None:
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"patience must be an integer >= 1, got {patience!r}")
+            raise InvalidValueError(f"patience must be an integer >= 1, got {patience!r}")
         if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or min_delta < 0:
-            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+            raise InvalidValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
         if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+            raise InvalidValueError(f"mode must be 'min' or 'max', got {mode!r}")
         if not isinstance(monitor, str):
-            raise TypeError(f"monitor must be a record key (str), got {monitor!r}")
+            raise InvalidTypeError(f"monitor must be a record key (str), got {monitor!r}")
         self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
         self.mode, self.restore_best = mode, bool(restore_best)
         self._reset()
@@ -275,7 +276,7 @@ class EarlyStopping(Callback):
             return cls(**spec)
         if isinstance(spec, int) and not isinstance(spec, bool):
             return cls(patience=spec)
-        raise TypeError(
+        raise InvalidTypeError(
             "early_stopping must be None, a patience (int), EarlyStopping keyword arguments "
             f"(dict) or an EarlyStopping, got {type(spec).__name__}"
         )
@@ -301,7 +302,7 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, trainer: TrainerView, record: dict[str, Any]) -> None:
         if self.monitor not in record:
-            raise ValueError(
+            raise InvalidValueError(
                 f"EarlyStopping monitors {self.monitor!r}, which the epoch record lacks (it has "
                 f"{', '.join(record)}); pass validation data to fit() or monitor='train_loss'"
             )
@@ -381,7 +382,7 @@ class MetricsLogger(Callback):
         self.path = Path(path)
         fmt = self.path.suffix.lower().lstrip(".")
         if fmt not in ("csv", "json"):
-            raise ValueError(
+            raise InvalidValueError(
                 f"MetricsLogger writes .csv or .json files; got {str(self.path)!r} "
                 f"(suffix {self.path.suffix!r})"
             )

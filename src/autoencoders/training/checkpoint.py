@@ -54,7 +54,7 @@ import torch
 from torch import nn
 
 from autoencoders._utils import unwrap_model
-from autoencoders.errors import ResumeError
+from autoencoders.errors import InvalidTypeError, InvalidValueError, ResumeError
 from autoencoders.io import (
     atomic_write_bytes,
     canonical_json,
@@ -257,7 +257,9 @@ def resolve_resume(
             logger.info("no checkpoint in %s: starting afresh", checkpoint_dir)
         return found
     if not isinstance(resume, (str, os.PathLike)):
-        raise TypeError(f"resume must be a bool or a checkpoint path, got {type(resume).__name__}")
+        raise InvalidTypeError(
+            f"resume must be a bool or a checkpoint path, got {type(resume).__name__}"
+        )
     path = Path(resume)
     if not (path / STATE_FILE).is_file():
         found = find_latest(path) if path.is_dir() else None
@@ -334,11 +336,11 @@ class ModelCheckpoint(Callback):
             or not isinstance(every_n_steps, int)
             or every_n_steps < 1
         ):
-            raise ValueError(
+            raise InvalidValueError(
                 f"every_n_steps must be None or an integer >= 1, got {every_n_steps!r}"
             )
         if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
-            raise ValueError(f"keep_last must be an integer >= 1, got {keep_last!r}")
+            raise InvalidValueError(f"keep_last must be an integer >= 1, got {keep_last!r}")
         self.directory = Path(directory)
         self.every_n_steps, self.keep_last = every_n_steps, keep_last
         self.save_best, self.monitor, self.save_final = bool(save_best), monitor, bool(save_final)

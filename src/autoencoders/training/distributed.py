@@ -21,6 +21,8 @@ from collections.abc import Mapping
 import torch
 import torch.distributed as dist
 
+from autoencoders.errors import InvalidValueError
+
 __all__ = [
     "all_gather_tensor",
     "all_reduce_sum",
@@ -51,11 +53,11 @@ def env_world(environ: Mapping[str, str] | None = None) -> tuple[int, int, int]:
         rank = int(env.get("RANK", "0"))
         local = int(env.get("LOCAL_RANK", str(rank)))
     except ValueError as exc:
-        raise ValueError(
+        raise InvalidValueError(
             f"WORLD_SIZE/RANK/LOCAL_RANK must be integers (as torchrun sets them): {exc}"
         ) from None
     if world < 1 or not 0 <= rank < world:
-        raise ValueError(f"bad distributed environment: RANK={rank}, WORLD_SIZE={world}")
+        raise InvalidValueError(f"bad distributed environment: RANK={rank}, WORLD_SIZE={world}")
     return rank, world, local
 
 

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from autoencoders._utils import device_of, evaluating, unwrap_model
+from autoencoders.errors import InvalidValueError
 from autoencoders.training import distributed as dist_utils
 
 __all__ = ["draws_like_training", "evaluate_objective"]
@@ -98,7 +99,7 @@ def evaluate_objective(
             count += x.shape[0]
     empty = "cannot evaluate: the data is empty (0 samples); it needs at least one sample"
     if names is None:
-        raise ValueError(empty)
+        raise InvalidValueError(empty)
     local = torch.zeros(len(names) + 1, dtype=torch.float64, device=device)
     if sums is not None:
         local[:-1] = sums
@@ -106,5 +107,5 @@ def evaluate_objective(
     totals = dist_utils.all_reduce_sum(local).tolist()
     n = totals[-1]
     if not n:  # also when the columns were given (``names``): never a silent NaN
-        raise ValueError(empty)
+        raise InvalidValueError(empty)
     return {k: v / n for k, v in zip(names, totals[:-1])}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from autoencoders._utils import flatten_mapping
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.io import atomic_write_bytes
 
 __all__ = ["TRAIN_KEYS", "VAL_KEYS", "History"]
@@ -135,7 +136,7 @@ class History:
         elif hasattr(history, "to_dicts"):
             history = history.to_dicts()
         if not isinstance(history, Iterable) or isinstance(history, (str, bytes, Mapping)):
-            raise TypeError(
+            raise InvalidTypeError(
                 "history must be a History, a list of per-epoch records (dicts), or the path "
                 f"of a history.json, got {type(history).__name__}"
             )
@@ -144,7 +145,7 @@ class History:
             if is_dataclass(rec) and not isinstance(rec, type):
                 rec = asdict(rec)
             elif not isinstance(rec, Mapping):
-                raise TypeError(
+                raise InvalidTypeError(
                     f"a per-epoch record must be a dict or a dataclass, got {type(rec).__name__}"
                 )
             records.append(flatten_mapping(rec, "_"))
@@ -200,7 +201,7 @@ class History:
             1
         """
         if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+            raise InvalidValueError(f"mode must be 'min' or 'max', got {mode!r}")
         key = key or self.monitor_key()
         scored = [
             (float(r[key]), i)
@@ -208,7 +209,7 @@ class History:
             if _number(r.get(key)) and math.isfinite(r[key])
         ]
         if not scored:
-            raise ValueError(
+            raise InvalidValueError(
                 f"no record has a finite {key!r}; keys: {', '.join(self.keys) or 'none (empty)'}"
             )
         pick = min(scored) if mode == "min" else max(scored, key=lambda t: (t[0], -t[1]))
@@ -231,7 +232,7 @@ class History:
         if isinstance(data, Mapping):
             data = data.get("records", data.get("epochs"))
         if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
-            raise ValueError("history JSON must be a list of per-epoch records (objects)")
+            raise InvalidValueError("history JSON must be a list of per-epoch records (objects)")
         return cls(data)
 
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:

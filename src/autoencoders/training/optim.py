@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from autoencoders.errors import InvalidTypeError
 from autoencoders.registry import accepted_parameters, check_kwargs, optimizers
 
 __all__ = ["adam", "adamw", "build_optimizer", "nadam", "radam", "rmsprop", "sgd"]
@@ -241,19 +242,19 @@ def build_optimizer(
     params = list(params)
     if callable(spec) and not isinstance(spec, str):
         if kwargs:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"optimizer_kwargs {dict(kwargs)!r} need a registered optimizer name "
                 f"({', '.join(optimizers.names())}); a callable optimizer takes only params"
             )
         opt = spec(params)
         if not isinstance(opt, torch.optim.Optimizer):
-            raise TypeError(
+            raise InvalidTypeError(
                 "the optimizer callable must return a torch.optim.Optimizer, got "
                 f"{type(opt).__name__}"
             )
         return opt
     if not isinstance(spec, str):
-        raise TypeError(
+        raise InvalidTypeError(
             f"optimizer must be a registered name ({', '.join(optimizers.names())}) or a "
             f"callable params -> Optimizer, got {type(spec).__name__}"
         )
@@ -274,7 +275,7 @@ def build_optimizer(
         kind = TypeError if isinstance(exc, TypeError) else ValueError
         raise kind(f"optimizer {name!r} refused its arguments {shown!r}: {exc}") from exc
     if not isinstance(opt, torch.optim.Optimizer):
-        raise TypeError(
+        raise InvalidTypeError(
             f"optimizer {name!r} must build a torch.optim.Optimizer, got {type(opt).__name__}"
         )
     return opt

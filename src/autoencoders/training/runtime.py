@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.training import distributed as dist_utils
 from autoencoders.training._checks import number
 from autoencoders.training.fusedstep import FusedAdamStep
@@ -78,13 +79,15 @@ def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.dev
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(
+        raise InvalidValueError(
             f"device must be 'auto', 'cpu', 'cuda', 'cuda:<i>', 'mps' or a torch.device, "
             f"got {device!r}"
         ) from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for CUDA, which is not available here")
+            raise InvalidValueError(
+                f"device {device!r} asked for CUDA, which is not available here"
+            )
         if dev.index is None:
             dev = torch.device("cuda", local_rank % torch.cuda.device_count())
     return dev
@@ -94,10 +97,10 @@ def _amp_dtype(amp: str | None, device: torch.device) -> torch.dtype | None:
     if amp is None:
         return None
     if amp not in AMP_MODES:
-        raise ValueError(f"amp must be None, 'bf16' or 'fp16', got {amp!r}")
+        raise InvalidValueError(f"amp must be None, 'bf16' or 'fp16', got {amp!r}")
     dtype = AMP_MODES[amp]
     if dtype == torch.float16 and device.type != "cuda":
-        raise ValueError(
+        raise InvalidValueError(
             f"amp={amp!r} needs a CUDA device (it uses a gradient scaler), but the device is "
             f"{device.type!r}; accepted here: None or 'bf16'"
         )
@@ -107,19 +110,21 @@ def _amp_dtype(amp: str | None, device: torch.device) -> torch.dtype | None:
 def _compile_mode(compile: bool | str, backend: str | Callable[..., Any]) -> str | bool | None:
     """False (no compile), None (compile, default mode) or a mode name."""
     if not (isinstance(backend, str) or callable(backend)):
-        raise TypeError(f"compile_backend must be a backend name or callable, got {backend!r}")
+        raise InvalidTypeError(
+            f"compile_backend must be a backend name or callable, got {backend!r}"
+        )
     if compile is False or compile is None:
         return False
     if compile is True:
         return None
     if not isinstance(compile, str):
-        raise TypeError(f"compile must be a bool or a mode string, got {compile!r}")
+        raise InvalidTypeError(f"compile must be a bool or a mode string, got {compile!r}")
     if compile not in COMPILE_MODES:
-        raise ValueError(
+        raise InvalidValueError(
             f"compile must be False, True or a mode ({', '.join(COMPILE_MODES)}), got {compile!r}"
         )
     if backend != "inductor":
-        raise ValueError(
+        raise InvalidValueError(
             f"compile mode {compile!r} applies to the inductor backend, but compile_backend is "
             f"{backend!r}; pass compile=True with that backend"
         )

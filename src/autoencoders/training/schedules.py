@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler as lrs
 
-from autoencoders.errors import ResumeError
+from autoencoders.errors import InvalidTypeError, InvalidValueError, ResumeError
 from autoencoders.registry import accepted_parameters, check_kwargs, schedulers
 
 __all__ = [
@@ -264,13 +264,13 @@ def check_scheduler(spec: Any, kwargs: Mapping[str, Any] | None = None) -> None:
     """
     if spec is None or (callable(spec) and not isinstance(spec, str)):
         if kwargs:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"scheduler_kwargs {dict(kwargs)!r} need a registered scheduler name "
                 f"({', '.join(schedulers.names())})"
             )
         return
     if not isinstance(spec, str):
-        raise TypeError(
+        raise InvalidTypeError(
             f"scheduler must be None, a registered name ({', '.join(schedulers.names())}) or a "
             f"callable optimizer -> scheduler, got {type(spec).__name__}"
         )
@@ -319,7 +319,7 @@ def build_scheduler(
             context["steps_per_epoch"] = steps_per_epoch
         kw = _scheduler_kwargs(name, factory, context, kwargs or {})
         if "steps_per_epoch" in accepted_parameters(factory)[0] and "steps_per_epoch" not in kw:
-            raise ValueError(
+            raise InvalidValueError(
                 f"scheduler {name!r} steps per batch and needs the number of batches per epoch, "
                 "which this data does not tell (a loader without len()); pass "
                 "scheduler_kwargs={'steps_per_epoch': ...}"
@@ -327,7 +327,7 @@ def build_scheduler(
         sched = factory(optimizer, **kw)
         what = f"scheduler {name!r}"
     if not (hasattr(sched, "step") and hasattr(sched, "state_dict")):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{what} must return an LR scheduler (with step and state_dict), got "
             f"{type(sched).__name__}"
         )

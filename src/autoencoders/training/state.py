@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from autoencoders._utils import unwrap_model
-from autoencoders.errors import ResumeError
+from autoencoders.errors import InvalidTypeError, InvalidValueError, ResumeError
 from autoencoders.training import distributed as dist_utils
 from autoencoders.training.history import History
 from autoencoders.training.meter import EpochMeter
@@ -100,12 +100,12 @@ def _split(obj: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
             return {k: _split(v, f"{path}.{k}", tensors) for k, v in obj.items()}
         for k in keys:
             if k is not None and not isinstance(k, (bool, int, float, str)):
-                raise TypeError(
+                raise InvalidTypeError(
                     f"{path} has a key {k!r} of type {type(k).__name__}; checkpoint state "
                     "keys must be strings or numbers"
                 )
         return {_ITEMS: [[k, _split(v, f"{path}.{k}", tensors)] for k, v in obj.items()]}
-    raise TypeError(
+    raise InvalidTypeError(
         f"{path} is a {type(obj).__name__} ({obj!r:.60}); checkpoints hold only JSON values "
         "(numbers, strings, booleans, None, lists, dicts) and tensors, never pickled objects"
     )
@@ -124,7 +124,7 @@ def join_state(doc: Any, tensors: dict[str, torch.Tensor]) -> Any:
             ((key, value),) = doc.items()
             if key == _TENSOR:
                 if value not in tensors:
-                    raise ValueError(
+                    raise InvalidValueError(
                         f"checkpoint refers to tensor {value!r}, which its safetensors file "
                         "does not hold; the checkpoint is incomplete or corrupt"
                     )

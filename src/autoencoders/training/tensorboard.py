@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from autoencoders._utils import device_of, evaluating, gather, unwrap_model
+from autoencoders.errors import InvalidValueError
 from autoencoders.metrics import noisy_copy
 from autoencoders.training.callbacks import Callback, TrainerView
 from autoencoders.training.history import History
@@ -49,7 +50,7 @@ def summary_writer_class() -> type:
 
 def _count(value: Any, what: str, *, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
+        raise InvalidValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
     return value
 
 

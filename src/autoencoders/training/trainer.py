@@ -17,6 +17,7 @@ from torch import nn
 from autoencoders._utils import unwrap_model
 from autoencoders.analytic import AnalyticStep, step_unsupported
 from autoencoders.blocks.layers import flag, nonnegative_int
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.losses import default_loss
 from autoencoders.registry import losses as loss_registry
 from autoencoders.training import checkpoint, restore
@@ -192,7 +193,7 @@ class Trainer:
         analytic: bool = True,
     ) -> None:
         if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+            raise InvalidTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.batch_size = positive_int(batch_size, "batch_size")
         eval_bs = self.batch_size if eval_batch_size is None else eval_batch_size
         self.eval_batch_size = positive_int(eval_bs, "eval_batch_size")
@@ -214,14 +215,14 @@ class Trainer:
         self.loss_fn = self._build_loss(loss)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
-            raise ValueError("the model has no trainable parameters (none has requires_grad=True)")
+            raise InvalidValueError("the model has no trainable parameter (requires_grad=True)")
         wd, betas = self.weight_decay, self.betas
         self.optimizer = build_optimizer(
             optimizer, params, lr=self.lr, weight_decay=wd, betas=betas, kwargs=optimizer_kwargs
         )
         self.schedule = Schedule(scheduler, scheduler_kwargs)
         if optional_int(checkpoint_every, "checkpoint_every", 1) and checkpoint_dir is None:
-            raise ValueError("checkpoint_every needs checkpoint_dir (where to write them)")
+            raise InvalidValueError("checkpoint_every needs checkpoint_dir (where to write them)")
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.checkpoint_every = checkpoint_every
         self.callbacks = self._build_callbacks(callbacks, early_stopping, keep_checkpoints)
@@ -268,7 +269,7 @@ class Trainer:
             return loss_registry.build(loss)
         if callable(loss):
             return loss
-        raise TypeError(
+        raise InvalidTypeError(
             f"loss must be None, a registered loss name ({', '.join(loss_registry.names())}) "
             f"or a callable loss(output, x), got {type(loss).__name__}"
         )
@@ -279,9 +280,7 @@ class Trainer:
         user = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
         bad = [type(cb).__name__ for cb in user if not isinstance(cb, Callback)]
         if bad:
-            raise TypeError(
-                f"callbacks must be autoencoders.training.Callback instances, got {bad}"
-            )
+            raise InvalidTypeError(f"callbacks must be training.Callback instances, got {bad}")
         out = ([stop] if stop is not None else []) + user
         if self.checkpoint_dir is not None:
             every = self.checkpoint_every

@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from autoencoders.blocks.layers import positive_ints
+from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.model import Autoencoder
 from autoencoders.registry import bottlenecks, conditions, decoders, encoders
 from autoencoders.registry import noise as noise_registry
@@ -92,7 +93,7 @@ def _by_name(registry: Any, spec: str | dict[str, Any], what: str) -> Any:
         spec = dict(spec)
         name = spec.pop("name", None)
         if name is None:
-            raise ValueError(f"a {what} dict needs a 'name' entry, got {spec!r}")
+            raise InvalidValueError(f"a {what} dict needs a 'name' entry, got {spec!r}")
         return registry.build(name, **spec)
     return registry.build(spec)
 
@@ -101,13 +102,13 @@ def build_noise(spec: Any, kwargs: dict[str, Any]) -> nn.Module:
     """A noise transform from a name, a ``{"name": ..., **kwargs}`` dict or a module."""
     if isinstance(spec, nn.Module):
         if kwargs:
-            raise TypeError("noise keyword arguments given together with a noise module")
+            raise InvalidTypeError("noise keyword arguments given together with a noise module")
         return spec
     if isinstance(spec, dict):
         spec = dict(spec)
         name = spec.pop("name", None)
         if name is None:
-            raise ValueError(f"a noise dict needs a 'name' entry, got {spec!r}")
+            raise InvalidValueError(f"a noise dict needs a 'name' entry, got {spec!r}")
         return noise_registry.build(name, **{**spec, **kwargs})
     return noise_registry.build(spec, **kwargs)
 

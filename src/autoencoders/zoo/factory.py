@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import nn
 
+from autoencoders.errors import InvalidTypeError
 from autoencoders.model import Autoencoder, to_jsonable
 from autoencoders.registry import (
     UnknownArgumentError,
@@ -70,7 +71,7 @@ def build(name: str, /, *, noise: Any = None, **kwargs: Any) -> Autoencoder:
                 )
     model = models.build(key, **model_kwargs)
     if not isinstance(model, Autoencoder):
-        raise TypeError(
+        raise InvalidTypeError(
             f"model builder {key!r} returned {type(model).__name__}, not an autoencoders.Autoencoder"
         )
     if noise is not None:

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from autoencoders.blocks.layers import nonnegative_number
+from autoencoders.errors import InvalidValueError
 from autoencoders.model import Autoencoder
 from autoencoders.registry import models, regularizers
 from autoencoders.zoo.compose import MNIST_SHAPE, hidden_sizes, mirrored_conv, mirrored_mlp
@@ -79,7 +80,7 @@ def _backbone(
         return mirrored_conv(
             input_shape, channels, z, bottleneck, activation, False, bottleneck_kwargs, condition
         )
-    raise ValueError(f"unknown encoder {encoder!r} for a model family; accepted: mlp, conv")
+    raise InvalidValueError(f"unknown encoder {encoder!r} for a model family; accepted: mlp, conv")
 
 
 @models.register("beta_vae", aliases=("betavae",))
