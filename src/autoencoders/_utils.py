@@ -21,7 +21,15 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from autoencoders.errors import InvalidTypeError, InvalidValueError
 
-__all__ = ["device_of", "evaluating", "flatten_mapping", "gather", "iter_batches", "unwrap_model"]
+__all__ = [
+    "device_of",
+    "evaluating",
+    "flatten_mapping",
+    "gather",
+    "iter_batches",
+    "resolve_device",
+    "unwrap_model",
+]
 
 
 def unwrap_model(model: Any) -> Any:
@@ -242,3 +250,34 @@ def gather(
         x = x[:limit]
         labels = labels[:limit] if labels is not None and len(labels) == count else labels
     return x, labels
+
+
+def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.device:
+    """``"auto"`` -> ``cuda:<local_rank>`` when CUDA is available, else ``mps``, else ``cpu``.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if isinstance(device, str) and device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InvalidValueError(
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:<i>', 'mps' or a torch.device, "
+            f"got {device!r}"
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InvalidValueError(
+                f"device {device!r} asked for CUDA, which is not available here"
+            )
+        if dev.index is None:
+            dev = torch.device("cuda", local_rank % torch.cuda.device_count())
+    return dev

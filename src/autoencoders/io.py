@@ -40,7 +40,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 
-from autoencoders._utils import unwrap_model
+from autoencoders._utils import resolve_device, unwrap_model
 from autoencoders._version import __version__
 from autoencoders.errors import (
     GENERIC_ERRORS,
@@ -56,6 +56,7 @@ __all__ = [
     "CONFIG_NAME",
     "WEIGHTS_NAME",
     "atomic_write_bytes",
+    "stage_bytes",
     "canonical_json",
     "load",
     "load_config",
@@ -145,6 +146,22 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     and removed by the next write of the same file (:func:`remove_stale_temporaries`).
     """
     path = Path(path)
+    tmp = stage_bytes(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def stage_bytes(path: str | os.PathLike[str], data: bytes) -> str:
+    """Write ``data`` to a temp file beside ``path`` and fsync it, without putting it in place:
+    the first half of :func:`atomic_write_bytes`, so that a writer of several files can write
+    them all before it renames any (``os.replace(returned, path)``). The temp file is removed
+    if the write fails.
+    """
+    path = Path(path)
     remove_stale_temporaries(path.parent, path.name)
     fd, tmp = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
@@ -156,11 +173,10 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    return tmp
 
 
 def _umask() -> int:
@@ -215,11 +231,12 @@ def save(model: Autoencoder, directory: str | os.PathLike[str]) -> Path:
 
     The folder is created if needed. The config is computed first, so a model that cannot be
     described (an unregistered block, a non-JSON argument) raises before anything on disk
-    changes. Then the weights and the config are each written atomically (temp file, fsync,
-    rename), weights first; each records the other's SHA-256, and the weights carry the config
-    too, so a crash between the two leaves a folder that :func:`load` loads as the new model
-    (with a warning), never the new weights with the old config. Temporaries of a save that
-    was killed are removed.
+    changes. Then both files are written to temporaries beside them and fsynced, and only
+    then renamed into place, weights first: a write that fails (a full disk, a killed
+    process) leaves the previous save as it was. Each file records the other's SHA-256, and
+    the weights carry the config too, so a crash between the two renames leaves a folder that
+    :func:`load` loads as the new model (with a warning), never the new weights with the old
+    config. Temporaries of a save that was killed are removed by the next save.
 
     Args:
         model: an :class:`~autoencoders.Autoencoder`.
@@ -263,8 +280,17 @@ def save(model: Autoencoder, directory: str | os.PathLike[str]) -> Path:
     weights = safetensors_bytes(model.state_dict(), meta)
     record = {"file": WEIGHTS_NAME, "bytes": len(weights), "sha256": sha256_hex(weights)}
     text = json.dumps({**config, WEIGHTS_RECORD: record}, indent=2, sort_keys=False) + "\n"
-    atomic_write_bytes(folder / WEIGHTS_NAME, weights)
-    atomic_write_bytes(folder / CONFIG_NAME, text.encode("utf-8"))
+    staged: list[tuple[Path, str]] = []
+    try:  # both files are written and fsynced before either is put in place
+        for name, data in ((WEIGHTS_NAME, weights), (CONFIG_NAME, text.encode("utf-8"))):
+            staged.append((folder / name, stage_bytes(folder / name, data)))
+        for path, tmp in staged:
+            os.replace(tmp, path)
+    except BaseException:
+        for _, tmp in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(folder)
     return folder
 
 
@@ -398,7 +424,8 @@ def load(
 
     Args:
         directory: a folder written by :func:`save`.
-        device: where to put the weights.
+        device: where to put the weights: ``"cpu"``, ``"cuda"``, ``"cuda:<i>"``, ``"mps"``,
+            ``"auto"`` (CUDA, else MPS, else the CPU) or a :class:`torch.device`.
         verify: check the SHA-256 records (folders written before they existed have none and
             load without them). Pass False to load files you edited on purpose.
 
@@ -423,6 +450,7 @@ def load(
         >>> all(torch.equal(a, b) for a, b in zip(again.parameters(), model.parameters()))
         True
     """
+    device = resolve_device(device)  # a misspelt device fails before any file is read
     folder = Path(directory)
     config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
     config, record = _read_config(folder)

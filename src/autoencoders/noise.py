@@ -22,7 +22,7 @@ from typing import ClassVar
 import torch
 
 from autoencoders.blocks.base import Block
-from autoencoders.errors import InvalidValueError
+from autoencoders.errors import InputTypeError, InvalidValueError
 from autoencoders.registry import noise
 
 __all__ = ["GaussianNoise", "Masking", "NoiseTransform", "SaltAndPepper"]
@@ -40,6 +40,17 @@ def _clip(clip: Sequence[float] | None) -> tuple[float, float] | None:
     if isinstance(clip, str) or len(clip) != 2 or not clip[0] < clip[1]:
         raise InvalidValueError(f"clip must be None or (low, high) with low < high, got {clip!r}")
     return float(clip[0]), float(clip[1])
+
+
+def _floats(transform: object, x: torch.Tensor) -> torch.Tensor:
+    """``x`` itself if it is a floating tensor, else an InputTypeError naming the transform."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        got = f"dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise InputTypeError(
+            f"{type(transform).__name__} corrupts floating images, got {got}; scale integer "
+            "pixels first (x.float() / 255)"
+        )
+    return x
 
 
 def _uniform(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -91,7 +102,9 @@ class GaussianNoise(NoiseTransform):
         self.clip = _clip(clip)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        eps = torch.randn(
+            _floats(self, x).shape, generator=generator, device=x.device, dtype=x.dtype
+        )
         out = x + self.noise_factor * eps
         return out.clamp(*self.clip) if self.clip is not None else out
 
@@ -116,7 +129,7 @@ class Masking(NoiseTransform):
         self.value = float(value)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        drop = _uniform(x, generator) < self.p
+        drop = _uniform(_floats(self, x), generator) < self.p
         return x.masked_fill(drop, self.value)
 
     def extra_repr(self) -> str:
@@ -144,7 +157,7 @@ class SaltAndPepper(NoiseTransform):
         self.low, self.high = float(low), float(high)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        u = _uniform(x, generator)
+        u = _uniform(_floats(self, x), generator)
         salt = _uniform(x, generator) < 0.5
         hit = u < self.p
         out = x.masked_fill(hit & salt, self.high)

@@ -159,3 +159,92 @@ def test_a_dataset_path_that_does_not_exist_is_named_as_a_folder() -> None:
     with pytest.raises(UnknownNameError, match="did you mean 'fashion-mnist'") as info:
         load_dataset("fashion-mnst")
     assert "as a folder" not in str(info.value)
+
+
+@pytest.mark.parametrize("transform", ["gaussian", "masking", "salt_and_pepper"])
+def test_noise_on_integer_pixels_asks_for_floats(transform: str) -> None:
+    from autoencoders.errors import InputTypeError
+    from autoencoders.registry import noise
+
+    x = torch.randint(0, 256, (2, 1, 4, 4), dtype=torch.uint8)
+    with pytest.raises(InputTypeError, match=r"got dtype torch.uint8; scale integer pixels"):
+        noise.build(transform)(x)
+    assert noise.build(transform)(x.float() / 255).dtype == torch.float32
+
+
+def test_load_names_a_misspelt_device_before_reading(tmp_path) -> None:
+    from autoencoders.errors import InvalidValueError
+
+    model = autoencoders.build("ae", h=8, z=2)
+    autoencoders.save(model, tmp_path)
+    with pytest.raises(InvalidValueError, match=r"device must be 'auto', 'cpu'.*got 'gpu'"):
+        autoencoders.load(tmp_path, device="gpu")
+    assert autoencoders.load(tmp_path, device="auto").z_dim == 2
+
+
+def test_keep_checkpoints_is_named_as_the_trainer_spells_it(tmp_path) -> None:
+    model = autoencoders.build("ae", h=8, z=2)
+    with pytest.raises(ValueError, match=r"keep_checkpoints must be an integer >= 1, got 0"):
+        Trainer(model, keep_checkpoints=0, checkpoint_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match=r"in_memory_limit must be an integer >= 0, got '1G'"):
+        Trainer(model, in_memory_limit="1G", progress=False)
+
+
+def test_compose_takes_a_flat_size_as_a_shape() -> None:
+    model = autoencoders.compose(784, z=4)
+    assert model(torch.rand(3, 784)).logits.shape == (3, 784)
+    with pytest.raises(ValueError, match=r"input_shape must be a non-empty sequence"):
+        autoencoders.compose("784")
+
+
+def _png(path, value: int) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", (4, 4), value).save(path)
+
+
+def test_an_image_folder_says_what_it_leaves_out(tmp_path) -> None:
+    from autoencoders.data import load_image_folder
+
+    for i in range(3):
+        _png(tmp_path / "mixed" / "cats" / f"{i}.png", i)
+        _png(tmp_path / "classes" / "cats" / f"{i}.png", i)
+        _png(tmp_path / "classes" / "dogs" / f"{i}.png", 100 + i)
+    _png(tmp_path / "mixed" / "stray.png", 9)
+    (tmp_path / "classes" / "birds").mkdir()
+    with pytest.warns(UserWarning, match=r"read as one flat, unlabelled set.*\['cats'\]"):
+        flat = load_image_folder(tmp_path / "mixed", cache=False)
+    assert flat.num_classes is None and sum(flat.sizes().values()) == 1
+    with pytest.warns(UserWarning, match=r"the class folders \['birds'\] hold no images"):
+        labelled = load_image_folder(tmp_path / "classes", cache=False)
+    assert labelled.class_names == ("cats", "dogs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the plain layouts load without a word
+        assert load_image_folder(tmp_path / "classes" / "cats", cache=False).num_classes is None
+
+
+def test_a_save_that_fails_to_write_its_config_keeps_the_old_save(tmp_path, monkeypatch) -> None:
+    from autoencoders import io as model_io
+
+    old = autoencoders.build("ae", h=8, z=2)
+    autoencoders.save(old, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real = model_io.stage_bytes
+
+    def disk_full_at_the_config(path, data):
+        if path.name == model_io.CONFIG_NAME:
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(model_io, "stage_bytes", disk_full_at_the_config)
+    torch.manual_seed(1)
+    with pytest.raises(OSError, match="No space left"):
+        autoencoders.save(autoencoders.build("ae", h=8, z=2), tmp_path)
+    # the weights were written in full, but not put in place: the old save, and no temporary
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = autoencoders.load(tmp_path)
+    for a, b in zip(loaded.state_dict().values(), old.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

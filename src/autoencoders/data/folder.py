@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,10 +81,27 @@ def _labelled_files(folder: Path) -> tuple[list[str], list[int], tuple[str, ...]
     """Files (path strings, in :func:`path_order`), labels and class names: flat (labels -1)
     or one sub-folder per class."""
     files = _image_paths(folder)
-    if files:
-        return files, [-1] * len(files), None
     subdirs = sorted(p for p in folder.iterdir() if p.is_dir())
+    if files:
+        ignored = [d.name for d in subdirs if next(_walk_images(str(d)), None) is not None]
+        if ignored:
+            warnings.warn(
+                f"{str(folder)!r} has {len(files)} images of its own, so it is read as one "
+                f"flat, unlabelled set; the images in its sub-folders {ignored[:5]}"
+                f"{' ...' if len(ignored) > 5 else ''} are not read (move the top-level images "
+                "into a class folder to read it as one folder per class)",
+                stacklevel=3,
+            )
+        return files, [-1] * len(files), None
     per_class = [(d.name, sorted(_walk_images(str(d)), key=path_order)) for d in subdirs]
+    empty = [n for n, fs in per_class if not fs]
+    if empty and len(empty) < len(per_class):
+        warnings.warn(
+            f"{str(folder)!r}: the class folders {empty[:5]}{' ...' if len(empty) > 5 else ''} "
+            "hold no images and get no label; the labels number the other folders in "
+            "sorted order",
+            stacklevel=3,
+        )
     per_class = [(n, fs) for n, fs in per_class if fs]
     files = [f for _, fs in per_class for f in fs]
     labels = [i for i, (_, fs) in enumerate(per_class) for _ in fs]
@@ -111,7 +129,9 @@ def load_image_folder(
     unlabelled (label ``-1``, ``num_classes=None``). **One sub-folder per class** (torchvision's
     ``ImageFolder``): ``path`` has no images itself and each sub-folder's images (searched
     recursively) get the sub-folder's index in sorted order as label; ``class_names`` are the
-    sub-folder names. Files are read with Pillow (extensions: png, jpg, jpeg, bmp, gif, webp,
+    sub-folder names. A folder with images of its own is read flat even if it also has
+    sub-folders of images (a warning names them), and a class folder without images gets no
+    label (a warning names it). Files are read with Pillow (extensions: png, jpg, jpeg, bmp, gif, webp,
     tif, tiff, ppm), decoded once into the image cache and held as uint8; each split's items
     are ``(x, y)`` with ``x`` float32 in ``pixel_range``, and the Trainer scales whole
     batches of the uint8 images on the training device.

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from autoencoders._utils import resolve_device
 from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.training import distributed as dist_utils
 from autoencoders.training._checks import number
@@ -60,37 +61,6 @@ def to_channels_last(model: nn.Module) -> None:
             t.data = t.data.contiguous(memory_format=torch.channels_last)
             if t.grad is not None:
                 t.grad = t.grad.contiguous(memory_format=torch.channels_last)
-
-
-def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.device:
-    """``"auto"`` -> ``cuda:<local_rank>`` when CUDA is available, else ``mps``, else ``cpu``.
-
-    Example:
-        >>> resolve_device("cpu")
-        device(type='cpu')
-    """
-    if isinstance(device, str) and device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank % torch.cuda.device_count())
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InvalidValueError(
-            f"device must be 'auto', 'cpu', 'cuda', 'cuda:<i>', 'mps' or a torch.device, "
-            f"got {device!r}"
-        ) from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InvalidValueError(
-                f"device {device!r} asked for CUDA, which is not available here"
-            )
-        if dev.index is None:
-            dev = torch.device("cuda", local_rank % torch.cuda.device_count())
-    return dev
 
 
 def _amp_dtype(amp: str | None, device: torch.device) -> torch.dtype | None:

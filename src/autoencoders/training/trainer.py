@@ -276,7 +276,7 @@ class Trainer:
 
     def _build_callbacks(self, callbacks: Any, early_stopping: Any, keep: int) -> list[Callback]:
         """Early stopping, the user's callbacks, checkpointing, the progress bar: in that order."""
-        stop = EarlyStopping.from_spec(early_stopping)
+        stop, keep = EarlyStopping.from_spec(early_stopping), positive_int(keep, "keep_checkpoints")
         user = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
         bad = [type(cb).__name__ for cb in user if not isinstance(cb, Callback)]
         if bad:

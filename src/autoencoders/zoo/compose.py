@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from autoencoders.blocks.layers import positive_ints
+from autoencoders.blocks.layers import positive_ints, shape_tuple
 from autoencoders.errors import InvalidTypeError, InvalidValueError
 from autoencoders.model import Autoencoder
 from autoencoders.registry import bottlenecks, conditions, decoders, encoders
@@ -63,7 +63,7 @@ def compose(
         >>> m.z_dim, m.is_variational
         (8, False)
     """
-    shape = list(input_shape)
+    shape = list(shape_tuple(input_shape, "input_shape"))  # 784 reads as (784,)
     cond = None if condition is None else _by_name(conditions, condition, "condition")
     e = cond.out_features if cond is not None else 0
     enc_kwargs = dict(encoder_kwargs or {})
