@@ -81,7 +81,8 @@ def _labelled_files(folder: Path) -> tuple[list[str], list[int], tuple[str, ...]
     """Files (path strings, in :func:`path_order`), labels and class names: flat (labels -1)
     or one sub-folder per class."""
     files = _image_paths(folder)
-    subdirs = sorted(p for p in folder.iterdir() if p.is_dir())
+    with os.scandir(folder) as entries:  # no stat per file: a second load stats each once
+        subdirs = sorted(Path(e.path) for e in entries if e.is_dir())
     if files:
         ignored = [d.name for d in subdirs if next(_walk_images(str(d)), None) is not None]
         if ignored:
