@@ -230,10 +230,15 @@ BUILTIN_REFUSALS = {"ValueError", "TypeError"}
 def _bare_refusals(source: str, where: str) -> list[str]:
     bad: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Raise) and node.exc is not None:
-            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
-            if isinstance(exc, ast.Name) and exc.id in BUILTIN_REFUSALS:
-                bad.append((node.lineno, f"{where}:{node.lineno} raises {exc.id}"))
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Name):
+            if node.exc.id in BUILTIN_REFUSALS:
+                bad.append((node.lineno, f"{where}:{node.lineno} raises {node.exc.id}"))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in BUILTIN_REFUSALS  # raised here, or made to be raised elsewhere
+        ):
+            bad.append((node.lineno, f"{where}:{node.lineno} makes {node.func.id}(...)"))
     return [text for _, text in sorted(bad)]
 
 
@@ -248,8 +253,13 @@ def test_every_refusal_is_a_library_error() -> None:
 
 def test_the_refusal_rule_sees_both_spellings() -> None:
     # guards the check above against a rule that would pass anything
-    source = "def f(x):\n    if x:\n        raise ValueError('no')\n    raise TypeError\n"
+    source = (
+        "def f(x):\n    if x:\n        raise ValueError('no')\n    raise TypeError\n"
+        "def g():\n    return TypeError('made here, raised by the caller')\n"
+        "def h(x):\n    return isinstance(x, ValueError)\n"
+    )
     assert _bare_refusals(source, "probe") == [
-        "probe:3 raises ValueError",
+        "probe:3 makes ValueError(...)",
         "probe:4 raises TypeError",
+        "probe:6 makes TypeError(...)",
     ]

@@ -121,6 +121,36 @@ def _is_array(obj: Any) -> bool:
     return isinstance(obj, torch.Tensor) or type(obj).__module__.startswith("numpy")
 
 
+def tensor_pair(data: Any, what: str = "data") -> TensorDataset | None:
+    """``data`` as a ``TensorDataset`` when it is an ``(x,)`` or ``(x, y)`` tuple or list of
+    tensors or numpy arrays; else None. Their lengths must agree.
+
+    Example:
+        >>> pair = tensor_pair((torch.rand(3, 2), torch.arange(3)))
+        >>> len(pair), pair[0][1].item()
+        (3, 0)
+        >>> tensor_pair(torch.rand(3, 2)) is None
+        True
+        >>> tensor_pair((torch.rand(3, 2), torch.arange(4)))
+        Traceback (most recent call last):
+          ...
+        autoencoders.errors.InvalidValueError: data is an (x, y) pair with 3 inputs but 4 labels
+    """
+    if not (isinstance(data, (tuple, list)) and 1 <= len(data) <= 2 and all(map(_is_array, data))):
+        return None
+    tensors = [torch.as_tensor(t) for t in data]
+    if any(t.dim() == 0 for t in tensors):
+        raise InvalidValueError(
+            f"{what} is an (x, y) pair holding a 0-d value; x needs one row per sample and y "
+            "one label per sample"
+        )
+    if len(tensors) == 2 and len(tensors[0]) != len(tensors[1]):
+        raise InvalidValueError(
+            f"{what} is an (x, y) pair with {len(tensors[0])} inputs but {len(tensors[1])} labels"
+        )
+    return TensorDataset(*tensors)
+
+
 def iter_batches(
     data: Any, batch_size: int, *, what: str = "data"
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
@@ -148,8 +178,7 @@ def iter_batches(
         raise InvalidTypeError(
             f"got train/validation/test splits as {what}; pass one split, e.g. splits.test"
         )
-    if isinstance(data, (tuple, list)) and 1 <= len(data) <= 2 and all(map(_is_array, data)):
-        data = TensorDataset(*(torch.as_tensor(t) for t in data))
+    data = tensor_pair(data, what) or data
     if _is_array(data):
         x = _as_float_tensor(data, what)
         for i in range(0, len(x), batch_size):

@@ -154,6 +154,11 @@ def flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]
     return flatten_mapping(metrics, ".", prefix)
 
 
+def _count(value: Any) -> str:
+    """An integer with thousands separators; anything else (a hand-edited record) as it is."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -295,12 +300,19 @@ def _history_line(history: History) -> str | None:
     return f"**Final training loss**: {format_value(train[-1])}" if train else None
 
 
-def _model_line(run: Mapping[str, Any], config: Mapping[str, Any] | None) -> str:
-    name = run.get("model") or ((config or {}).get("architecture") or {}).get("name") or "model"
-    kwargs = run.get("model_arguments", run.get("model_kwargs"))
-    if kwargs is None and config:
-        kwargs = (config.get("architecture") or {}).get("kwargs")
-    args = ", ".join(f"{k}={json.dumps(v)}" for k, v in (kwargs or {}).items())
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else empty (a hand-edited record reads as absent)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _model_line(run: Mapping[str, Any], config: Any) -> str:
+    architecture = _mapping(_mapping(config).get("architecture"))
+    name = run.get("model") or architecture.get("name") or "model"
+    kwargs = next(
+        (run[k] for k in ("model_arguments", "model_kwargs") if isinstance(run.get(k), Mapping)),
+        architecture.get("kwargs"),
+    )
+    args = ", ".join(f"{k}={json.dumps(v)}" for k, v in _mapping(kwargs).items())
     return f"`{name}`" + (f" ({args})" if args else "")
 
 
@@ -332,7 +344,7 @@ def write_report(
         lines.append(f"- **Model**: {_model_line(run, config)}")
         facts = []
         if "num_parameters" in run:
-            facts.append(f"{run['num_parameters']:,} parameters")
+            facts.append(f"{_count(run['num_parameters'])} parameters")
         if "variational" in run:
             facts.append(
                 "variational (Gaussian bottleneck)"
@@ -347,12 +359,17 @@ def write_report(
             lines.append(f"  - {'; '.join(facts)}")
     data = run.get("data")
     if isinstance(data, Mapping):
-        sizes = ", ".join(f"{k} {v:,}" for k, v in (data.get("sizes") or {}).items())
+        sizes = data.get("sizes")
+        sizes = (
+            ", ".join(f"{k} {_count(v)}" for k, v in sizes.items())
+            if isinstance(sizes, Mapping)
+            else ""
+        )
         lines.append(
             f"- **Data**: {data.get('name')}"
             + (f" ({sizes})" if sizes else "")
             + (f", pixel range {data.get('pixel_range')}" if data.get("pixel_range") else "")
-            + (f", at most {data['limit']:,} per split" if data.get("limit") else "")
+            + (f", at most {_count(data['limit'])} per split" if data.get("limit") else "")
             + (f", read from `{data['source']}`" if data.get("source") else "")
         )
     train = run.get("training")
@@ -360,7 +377,7 @@ def write_report(
         settings = ", ".join(f"{k}={_setting(v)}" for k, v in train.items() if _is_set(v))
         if settings:
             lines.append(f"- **Training**: {settings}")
-    if run.get("seconds") is not None:
+    if isinstance(run.get("seconds"), (int, float)):
         lines.append(f"- **Wall time**: {run['seconds']:.1f} s")
     if run.get("command"):
         lines.append(f"- **Command**: `{run['command']}`")

@@ -4,13 +4,15 @@ Usage::
 
     python fault_worker.py train CHECKPOINT_DIR OUT_FILE [KIND:N]
     python fault_worker.py save MODEL_DIR [KIND:N]
+    python fault_worker.py run RUN_DIR SEED [KIND:N]
 
 ``KIND:N`` makes the process SIGKILL itself at the N-th call of ``KIND``: ``fsync``,
 ``replace`` (``os.replace``: every atomic rename), ``rmtree`` (checkpoint cleanup), ``unlink``,
 ``step`` (after a training step) or ``epoch`` (at an epoch end, before the checkpoint). Without
 it the process runs to the end. ``train`` resumes from CHECKPOINT_DIR when it holds a
 checkpoint and writes the final weights to OUT_FILE; ``save`` saves ``SAVES`` models in turn
-into MODEL_DIR, the i-th with every weight shifted by i (see :func:`model_of`).
+into MODEL_DIR, the i-th with every weight shifted by i (see :func:`model_of`); ``run``
+trains a small run folder into RUN_DIR with ``overwrite=True`` (see :func:`run_folder`).
 """
 
 from __future__ import annotations
@@ -112,6 +114,22 @@ def save_loop(model_dir: str) -> None:
         autoencoders.save(m, model_dir)
 
 
+def run_folder(out: str, seed: int, **extra) -> None:
+    """Two epochs of a small ae into the run folder ``out``, replacing the run it holds."""
+    import torch
+
+    from autoencoders import runs
+    from autoencoders.data import from_tensors
+
+    x = torch.rand(48, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    settings = runs.RunSettings(
+        epochs=2, batch_size=16, progress=False, plots=False, seed=seed, checkpoint_every=2,
+        **extra,
+    )  # fmt: skip
+    runs.train_run("ae", {"h": 8, "z": 2}, settings, out=out, overwrite=True,
+                   splits=from_tensors(x))  # fmt: skip
+
+
 def main(argv: list[str]) -> None:
     import torch
 
@@ -126,6 +144,11 @@ def main(argv: list[str]) -> None:
         models_first = argv[2] if len(argv) > 2 else None
         _arm(models_first)
         save_loop(argv[1])
+    elif mode == "run":
+        from autoencoders import runs  # noqa: F401 - imported before the faults are armed
+
+        _arm(argv[3] if len(argv) > 3 else None)
+        run_folder(argv[1], int(argv[2]))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

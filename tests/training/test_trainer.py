@@ -95,6 +95,7 @@ def test_sources_are_picked_by_kind(make_data) -> None:
     kw = {"what": "train", "device": cpu, "batch_size": 4}
     assert isinstance(make_source(x, **kw), InMemorySource)
     assert isinstance(make_source(x.numpy(), **kw), InMemorySource)
+    assert isinstance(make_source((x, torch.arange(10)), **kw), InMemorySource)
     assert isinstance(make_source(PairDataset(x), **kw), InMemorySource)
     big = make_source(PairDataset(x), in_memory_limit=100, num_workers=0, **kw)
     assert isinstance(big, DatasetSource)
@@ -103,7 +104,9 @@ def test_sources_are_picked_by_kind(make_data) -> None:
         make_source(torch.zeros(4, 2, dtype=torch.int16), **kw)
     with pytest.raises(ValueError, match="empty"):
         make_source(torch.zeros(0, 2), **kw)
-    with pytest.raises(TypeError, match="a tensor, a numpy array, a torch Dataset"):
+    with pytest.raises(
+        TypeError, match="a tensor, a numpy array, an \\(x, y\\) pair of them, a torch"
+    ):
         make_source("images/", **kw)
 
 

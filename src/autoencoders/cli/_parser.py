@@ -122,7 +122,9 @@ def _add_training_options(p: argparse.ArgumentParser, default_data: str) -> None
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="output folder (default: runs/<model>-<time>)")
     o.add_argument(
-        "--overwrite", action="store_true", help="write into --out even if it already holds a run"
+        "--overwrite",
+        action="store_true",
+        help="replace the run --out holds (it is put back if the new run fails)",
     )
     o.add_argument(
         "--no-plots", dest="plots", action="store_false", default=None, help="skip the figures"

@@ -60,6 +60,11 @@ def _as_labels(y: Any, n: int, what: str) -> torch.Tensor:
     y = torch.as_tensor(y)
     if y.is_floating_point() or y.dtype == torch.bool:
         raise InvalidTypeError(f"{what} must hold integer labels, got dtype {y.dtype}")
+    if y.dim() > 1 and y.shape[1:].numel() != 1:  # (n, 1) is one label per item; (n, k) not
+        raise InvalidValueError(
+            f"{what} has shape {tuple(y.shape)}: it needs one integer label per item, shape "
+            f"({n},) (one-hot rows? use y.argmax(1))"
+        )
     y = y.reshape(-1).long()
     if len(y) != n:
         raise InvalidValueError(f"{what} has {len(y)} labels for {n} items")

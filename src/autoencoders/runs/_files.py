@@ -3,20 +3,52 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from autoencoders.io import atomic_write_bytes
-from autoencoders.runs.settings import RunError
+from autoencoders.io import atomic_write_bytes, remove_stale_temporaries
+from autoencoders.report import FIGURES
+from autoencoders.runs.settings import CHECKPOINT_DIR, TENSORBOARD_DIR, RunError
 
-__all__ = ["METRICS_FILE", "RUN_FILE", "check_out", "read_run", "write_json"]
+__all__ = [
+    "METRICS_FILE",
+    "PREVIOUS_RUN",
+    "RUN_FILE",
+    "check_out",
+    "discard_previous",
+    "put_back",
+    "read_run",
+    "set_aside",
+    "write_json",
+]
+
+logger = logging.getLogger("autoencoders.runs")
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
 #: Files whose presence means a folder already holds a run (or a sweep).
-_TAKEN = ("model.safetensors", RUN_FILE, "comparison.csv")
+_TAKEN = ("model.safetensors", RUN_FILE, "comparison.csv", ".previous-run")
+#: Everything a run writes into its folder: what a replacing run sets aside (a user's own
+#: files in the folder stay where they are).
+_RUN_ENTRIES = (
+    RUN_FILE,
+    "config.json",
+    "model.safetensors",
+    "history.json",
+    "history.csv",
+    METRICS_FILE,
+    "report.md",
+    *FIGURES,
+    CHECKPOINT_DIR,
+    TENSORBOARD_DIR,
+)
+#: The hidden sub-folder that keeps the run a new one replaces until the new one is done.
+PREVIOUS_RUN = ".previous-run"
+_FILLING = PREVIOUS_RUN + ".partial"
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -26,13 +58,56 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+#: The fields of ``run.json`` a reader relies on, and the JSON types each may have (None:
+#: null). A field that is absent is fine (older runs, a run that stopped early).
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "model": (str,),
+    "status": (str,),
+    "model_kwargs": (dict,),
+    "model_arguments": (dict, type(None)),
+    "training": (dict,),
+    "data": (dict, type(None)),
+    "num_parameters": (int,),
+    "variational": (bool,),
+    "seconds": (int, float),
+    "best_val_loss": (int, float, type(None)),
+    "best_epoch": (int, type(None)),
+}
+_JSON_NAMES = {dict: "an object", str: "a string", int: "an integer", float: "a number",
+               bool: "true or false", list: "a list", type(None): "null"}  # fmt: skip
+
+
+def _json_kind(value: Any) -> str:
+    return _JSON_NAMES.get(type(value), type(value).__name__)
+
+
 def read_run(folder: Path) -> dict[str, Any]:
-    """The folder's ``run.json``, or ``{}`` when it has none."""
+    """The folder's ``run.json``, or ``{}`` when it has none.
+
+    Raises:
+        RunError: ``run.json`` is not JSON, not an object, or a field a reader relies on has
+            the wrong type (named, with what it holds and what a run writes).
+    """
     path = folder / RUN_FILE
     if not path.is_file():
         return {}
-    run = json.loads(path.read_text(encoding="utf-8"))
-    return run if isinstance(run, dict) else {}
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(f"{str(path)!r} is not valid JSON ({exc})") from exc
+    if not isinstance(run, dict):
+        raise RunError(f"{str(path)!r} holds {_json_kind(run)}; a run writes an object there")
+    for key, kinds in _FIELDS.items():
+        value = run.get(key)
+        wrong_bool = isinstance(value, bool) and bool not in kinds  # true is no integer here
+        if key in run and (wrong_bool or not isinstance(value, kinds)):
+            names = [_JSON_NAMES[k] for k in kinds if not (k is int and float in kinds)]
+            wanted = " or ".join(names)
+            raise RunError(
+                f"{str(path)!r}: {key!r} is {_json_kind(value)} ({value!r:.60}); a run "
+                f"records {wanted} there"
+            )
+    return run
 
 
 def _default_out(name: str, suffix: str) -> Path:
@@ -67,3 +142,70 @@ def check_out(
             cli=f"--out {shown} already holds a run; choose another folder or pass --overwrite",
         )
     return folder
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _move_entries(src: Path, dst: Path) -> None:
+    for name in _RUN_ENTRIES:
+        if (src / name).exists() or (src / name).is_symlink():
+            os.replace(src / name, dst / name)
+
+
+def _status(folder: Path) -> Any:
+    try:
+        return read_run(folder).get("status")
+    except (OSError, ValueError):  # a damaged run.json is no finished run
+        return None
+
+
+def set_aside(folder: Path) -> bool:
+    """Move the run ``folder`` holds into ``folder/.previous-run`` before a new run replaces
+    it, so that :func:`put_back` can restore it whole if the new one fails; True when a run
+    is set aside.
+
+    A replacement killed on an earlier try is finished here: files half moved aside go back
+    first; a set-aside run beside a finished replacement is deleted (only its clean-up was
+    lost); beside an unfinished one, that attempt's files (and the temporaries a killed
+    write left) are deleted and the run set aside stays the one to restore.
+    """
+    filling, previous = folder / _FILLING, folder / PREVIOUS_RUN
+    remove_stale_temporaries(folder)  # half-written files of a killed writer
+    if filling.is_dir():  # killed while setting aside: nothing new was written yet
+        _move_entries(filling, folder)
+        shutil.rmtree(filling)
+    if previous.is_dir():
+        if _status(folder) == "done":
+            shutil.rmtree(previous)
+        else:
+            for name in _RUN_ENTRIES:
+                _remove(folder / name)
+            return True
+    if not any((folder / n).exists() for n in _RUN_ENTRIES):
+        return False
+    filling.mkdir()
+    _move_entries(folder, filling)
+    os.replace(filling, previous)
+    return True
+
+
+def put_back(folder: Path) -> None:
+    """Delete a failed run's files and restore the run :func:`set_aside` kept."""
+    previous = folder / PREVIOUS_RUN
+    for name in _RUN_ENTRIES:
+        _remove(folder / name)
+    _move_entries(previous, folder)
+    shutil.rmtree(previous)
+    remove_stale_temporaries(folder)
+    logger.warning("the run %s held before is restored", folder)
+
+
+def discard_previous(folder: Path) -> None:
+    """Delete the run :func:`set_aside` kept, once its replacement is done."""
+    if (folder / PREVIOUS_RUN).is_dir():
+        shutil.rmtree(folder / PREVIOUS_RUN)

@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -19,12 +18,20 @@ from autoencoders._version import __version__
 from autoencoders.io import load, save
 from autoencoders.metrics import evaluate_model
 from autoencoders.model import Autoencoder
-from autoencoders.runs._files import METRICS_FILE, RUN_FILE, check_out, read_run, write_json
+from autoencoders.runs._files import (
+    METRICS_FILE,
+    RUN_FILE,
+    check_out,
+    discard_previous,
+    put_back,
+    read_run,
+    set_aside,
+    write_json,
+)
 from autoencoders.runs.inputs import check_data, data_summary, load_data
 from autoencoders.runs.models import build_model, model_arguments
 from autoencoders.runs.settings import (
     CHECKPOINT_DIR,
-    TENSORBOARD_DIR,
     RunError,
     RunResult,
     RunSettings,
@@ -121,8 +128,12 @@ def train_run(
     With ``settings.resume`` the run continues from the latest checkpoint in
     ``out/checkpoints`` (``out`` may then hold a run without ``overwrite``; without a
     checkpoint there, a folder that holds a run is an error, an empty one starts afresh).
-    ``overwrite`` without ``resume`` deletes the old run's ``checkpoints/`` and
-    ``tensorboard/``.
+    ``overwrite`` (without a checkpoint to resume from) replaces the run ``out`` holds: its
+    files (weights, records, figures, ``checkpoints/``, ``tensorboard/``; a file of your own
+    stays) are moved into the hidden ``out/.previous-run/`` and deleted once the new run is
+    done. If the new run fails or is interrupted, its files are deleted and the old run is
+    put back whole, and the error says so; after a kill, the next ``overwrite`` of ``out``
+    finishes the clean-up.
 
     Args:
         model: registered model name.
@@ -169,11 +180,11 @@ def train_run(
         splits = load_data(settings, net)
     else:
         check_data(splits, net)
-    if (overwrite and not settings.resume) or fresh:  # no checkpoints or logs of the old run
-        for sub in (CHECKPOINT_DIR, TENSORBOARD_DIR):
-            if (folder / sub).is_dir():
-                shutil.rmtree(folder / sub)
     folder.mkdir(parents=True, exist_ok=True)
+    continuing = settings.resume and not fresh and find_latest(folder / CHECKPOINT_DIR)
+    # a run replaced is set aside whole (checkpoints and logs included), not overwritten
+    # file by file: a failed replacement puts it back; a finished one deletes it
+    replacing = (overwrite or fresh) and not continuing and set_aside(folder)
     name = net.name or model
     run: dict[str, Any] = {
         "model": name,
@@ -222,8 +233,13 @@ def train_run(
     except BaseException as exc:
         run["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         run["error"] = f"{type(exc).__name__}: {exc}"
-        write_json(folder / RUN_FILE, run)
+        if replacing:
+            put_back(folder)
+            exc.add_note(f"{str(folder)!r} holds the run it held before, untouched")
+        else:
+            write_json(folder / RUN_FILE, run)
         raise
+    discard_previous(folder)
     return RunResult(
         dir=folder,
         model=name,
@@ -256,7 +272,11 @@ def same_run(
         ...     same_run(d, "ae", {"z": 2}, RunSettings())
         False
     """
-    run = read_run(Path(folder))
+    try:
+        run = read_run(Path(folder))
+    except RunError as exc:  # a damaged record is no record of this run
+        logger.warning("not reusing the run in %s: %s", folder, exc)
+        return False
     if not run:
         return False
     net = build_model(model, dict(model_kwargs))

@@ -39,8 +39,8 @@ def batch_bounds(n: int, batch_size: int, world_size: int) -> list[tuple[int, in
     return bounds
 
 
-def no_labels(what: str) -> ValueError:
-    return ValueError(
+def no_labels(what: str) -> InvalidValueError:
+    return InvalidValueError(
         f"{what} has no labels, but the model is conditional (it takes labels=); give (x, y) "
         "items, a TensorDataset(x, y) or a DataLoader of (x, y) batches"
     )

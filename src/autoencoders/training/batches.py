@@ -51,7 +51,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, Tens
 from torch.utils.data.distributed import DistributedSampler
 
 from autoencoders._inputs import check_finite
-from autoencoders._utils import iter_batches
+from autoencoders._utils import iter_batches, tensor_pair
 from autoencoders.data.uint8 import UInt8ImageDataset
 from autoencoders.errors import (
     DataRangeWarning,
@@ -85,7 +85,10 @@ logger = logging.getLogger(__name__)
 #: Datasets up to this many bytes (estimated) are stacked into one tensor on the device.
 DEFAULT_IN_MEMORY_LIMIT = 2 * 1024**3
 
-_ACCEPTED = "a tensor, a numpy array, a torch Dataset (items x or (x, label)), or a DataLoader"
+_ACCEPTED = (
+    "a tensor, a numpy array, an (x, y) pair of them, a torch Dataset (items x or (x, label)), "
+    "or a DataLoader"
+)
 
 
 class BatchSource(Protocol):
@@ -409,6 +412,7 @@ def make_source(
         return LoaderSource(data, device, what, labels)
     if type(data).__module__.startswith("numpy"):
         data = torch.as_tensor(data)
+    data = tensor_pair(data, f"{what} data") or data  # (x, y) tensors, as the metrics take
     if isinstance(data, UInt8ImageDataset):
         if len(data) == 0:
             raise InvalidValueError(f"{what} dataset is empty; it needs at least one sample")

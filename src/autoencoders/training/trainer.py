@@ -321,7 +321,7 @@ class Trainer:
         """Train for ``epochs`` epochs (or until early stopping) and return the :class:`History`.
 
         Args:
-            train: a tensor ``(N, ...)``, a Dataset (of ``x`` or ``(x, label)``) or a DataLoader.
+            train: a tensor ``(N, ...)``, an ``(x, y)`` pair, a Dataset or a DataLoader.
             val: validation data of the same kinds, evaluated after every epoch.
             resume: False starts afresh (``checkpoint_dir`` must hold no checkpoint). True
                 continues from the latest checkpoint in ``checkpoint_dir`` (afresh if there is
