@@ -12,6 +12,8 @@ Nothing here is public API: modules of the library import these names, users do 
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -22,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from autoencoders.errors import InvalidTypeError, InvalidValueError
 
 __all__ = [
+    "user_stacklevel",
     "device_of",
     "evaluating",
     "flatten_mapping",
@@ -117,13 +120,27 @@ def _as_float_tensor(x: Any, what: str) -> torch.Tensor:
     return x
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning of the calling function point at the first
+    frame outside this package (the user's line), however deep in the library it is raised."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _is_array(obj: Any) -> bool:
     return isinstance(obj, torch.Tensor) or type(obj).__module__.startswith("numpy")
 
 
 def tensor_pair(data: Any, what: str = "data") -> TensorDataset | None:
-    """``data`` as a ``TensorDataset`` when it is an ``(x,)`` or ``(x, y)`` tuple or list of
-    tensors or numpy arrays; else None. Their lengths must agree.
+    """``data`` as a ``TensorDataset`` when it is an ``(x, y)`` tuple or list (or an ``(x,)``
+    tuple) of tensors or numpy arrays, ``x`` a batch (2-D or more) and ``y`` one label per
+    row; else None (a list of one or two samples is a dataset of its own). Their lengths
+    must agree.
 
     Example:
         >>> pair = tensor_pair((torch.rand(3, 2), torch.arange(3)))
@@ -139,11 +156,11 @@ def tensor_pair(data: Any, what: str = "data") -> TensorDataset | None:
     if not (isinstance(data, (tuple, list)) and 1 <= len(data) <= 2 and all(map(_is_array, data))):
         return None
     tensors = [torch.as_tensor(t) for t in data]
-    if any(t.dim() == 0 for t in tensors):
-        raise InvalidValueError(
-            f"{what} is an (x, y) pair holding a 0-d value; x needs one row per sample and y "
-            "one label per sample"
-        )
+    # a batch of inputs (2-D or more) and one label per row; anything else is a list of
+    # samples, a dataset of its own: [image, image], [image], (vector, vector)
+    labels_like = len(tensors) == 1 or tensors[1].dim() == 1 or tuple(tensors[1].shape[1:]) == (1,)
+    if tensors[0].dim() < 2 or not labels_like or (len(tensors) == 1 and isinstance(data, list)):
+        return None
     if len(tensors) == 2 and len(tensors[0]) != len(tensors[1]):
         raise InvalidValueError(
             f"{what} is an (x, y) pair with {len(tensors[0])} inputs but {len(tensors[1])} labels"
@@ -302,6 +319,10 @@ def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.dev
             f"device must be 'auto', 'cpu', 'cuda', 'cuda:<i>', 'mps' or a torch.device, "
             f"got {device!r}"
         ) from None
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise InvalidValueError(f"device {device!r} asked for MPS, which is not available here")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise InvalidValueError(

@@ -410,7 +410,7 @@ def _check_tensors(
 def load(
     directory: str | os.PathLike[str],
     *,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = "cpu",
     verify: bool = True,
 ) -> Autoencoder:
     """Rebuild a saved model through the registries and load its weights strictly.
@@ -425,7 +425,8 @@ def load(
     Args:
         directory: a folder written by :func:`save`.
         device: where to put the weights: ``"cpu"``, ``"cuda"``, ``"cuda:<i>"``, ``"mps"``,
-            ``"auto"`` (CUDA, else MPS, else the CPU) or a :class:`torch.device`.
+            ``"auto"`` (CUDA, else MPS, else the CPU) or a :class:`torch.device`; None is
+            the CPU.
         verify: check the SHA-256 records (folders written before they existed have none and
             load without them). Pass False to load files you edited on purpose.
 
@@ -450,7 +451,8 @@ def load(
         >>> all(torch.equal(a, b) for a, b in zip(again.parameters(), model.parameters()))
         True
     """
-    device = resolve_device(device)  # a misspelt device fails before any file is read
+    # a misspelt device fails before any file is read; None is the CPU, as it always was
+    device = resolve_device("cpu" if device is None else device)
     folder = Path(directory)
     config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
     config, record = _read_config(folder)

@@ -287,3 +287,22 @@ def test_labels_of_several_columns_are_refused_with_their_shape() -> None:
     with pytest.raises(ValueError, match=r"shape \(20, 2\): it needs one integer label per item"):
         from_tensors(torch.rand(20, 784), torch.zeros(20, 2, dtype=torch.long))
     assert from_tensors(torch.rand(20, 784), torch.zeros(20, 1, dtype=torch.long)).num_classes == 1
+
+
+def test_a_list_of_one_or_two_samples_is_still_a_dataset() -> None:
+    x = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    image, flat = autoencoders.build("ae", h=8, z=2), autoencoders.build("ae", input_shape=784)
+    cases = [(image, [x[0], x[1]]), (image, [x[0]]), (flat, (x[0].flatten(), x[1].flatten()))]
+    for model, samples in cases:
+        history = Trainer(model, epochs=1, batch_size=2, progress=False).fit(samples)
+        assert history.records[-1]["step"] == 1  # one batch of the one or two samples
+
+
+def test_load_takes_none_as_the_cpu_and_names_a_missing_mps(tmp_path) -> None:
+    autoencoders.save(autoencoders.build("ae", h=8, z=2), tmp_path)
+    assert autoencoders.load(tmp_path, device=None).encoder.net[0].weight.device.type == "cpu"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        pytest.skip("this machine has MPS")
+    with pytest.raises(ValueError, match="asked for MPS, which is not available"):
+        autoencoders.load(tmp_path, device="mps")

@@ -58,11 +58,18 @@ def edited(run_dir: Path, tmp_path: Path):
         ("num_parameters", True, "'num_parameters' is true or false (True)"),
         ("seconds", None, "'seconds' is null (None); a run records a number there"),
         ("model", 7, "'model' is an integer (7); a run records a string there"),
+        ("training.seed", "abc", "'training.seed' is a string ('abc'); a run records an integer"),
+        ("training.seed", None, "'training.seed' is null (None)"),
+        ("training.optimizer_kwargs", [1], "'training.optimizer_kwargs' is a list ([1])"),
+        ("data.name", 5, "'data.name' is an integer (5); a run records a string there"),
     ],
 )
 def test_a_wrongly_typed_field_is_named(edited, field, value, message) -> None:
     good, write = edited
-    folder = write({**good, field: value})
+    record = json.loads(json.dumps(good))
+    *outer, key = field.split(".")
+    (record[outer[0]] if outer else record)[key] = value
+    folder = write(record)
     for read in (runs.run_spec, runs.evaluate_run):
         with pytest.raises(runs.RunError, match="run.json") as info:
             read(folder)
@@ -130,3 +137,10 @@ def test_any_edit_of_a_field_is_read_or_refused_clearly(edited, data) -> None:
             assert type(exc).__module__.startswith("autoencoders"), repr(exc)
     assert isinstance(same_run(folder, "ae", KWARGS, QUICK), bool)
     assert report.write_report(folder).is_file()
+
+
+@pytest.mark.parametrize("field", ["num_parameters", "variational", "model"])
+def test_a_record_missing_a_field_is_not_reused(edited, field, caplog) -> None:
+    good, write = edited
+    folder = write({k: v for k, v in good.items() if k != field})
+    assert finished_run(folder, "ae", KWARGS, QUICK) is None  # trained again, no KeyError

@@ -8,6 +8,7 @@ and a file of the user's own in the folder is never touched.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -22,6 +23,7 @@ import torch
 import autoencoders
 from autoencoders import runs
 from autoencoders.data import from_tensors
+from autoencoders.runs import _files
 from autoencoders.runs._files import PREVIOUS_RUN, put_back, set_aside
 
 pytest.importorskip("matplotlib")
@@ -51,20 +53,26 @@ def _old_run(folder: Path) -> dict[str, bytes]:
     return _tree(folder)
 
 
+def _fit_then_raise(monkeypatch: pytest.MonkeyPatch, error: BaseException):
+    """Make ``Trainer.fit`` train as usual and then raise ``error``; returns the real fit."""
+    fit = autoencoders.Trainer.fit
+
+    def fit_then_raise(self, *args, **kwargs):
+        fit(self, *args, **kwargs)
+        raise error
+
+    monkeypatch.setattr(autoencoders.Trainer, "fit", fit_then_raise)
+    return fit
+
+
 @pytest.mark.parametrize("error", [RuntimeError("out of memory"), KeyboardInterrupt()])
 def test_a_failed_replacement_puts_the_old_run_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException
 ) -> None:
     folder = tmp_path / "run"
     before = _old_run(folder)
-    fit = autoencoders.Trainer.fit
-
-    def fit_then_fail(self, *args, **kwargs):
-        fit(self, *args, **kwargs)  # the new run's checkpoints are written, then it fails
-        raise error
-
-    monkeypatch.setattr(autoencoders.Trainer, "fit", fit_then_fail)
-    settings = runs.RunSettings(**QUICK, seed=1, checkpoint_every=2)
+    _fit_then_raise(monkeypatch, error)  # the new run trains, then it fails
+    settings = runs.RunSettings(**QUICK, seed=1)  # no checkpoint: nothing of it to resume
     with pytest.raises(type(error)) as info:
         runs.train_run("ae", {"h": 8, "z": 2}, settings, out=folder, overwrite=True,
                        splits=_splits())  # fmt: skip
@@ -159,3 +167,63 @@ def test_a_killed_replacement_never_loses_the_old_run(tmp_path: Path) -> None:
             autoencoders.load(folder)
     print(f"replacing run: {kills} kills, {restored} restored, {finished} finished")
     assert kills >= 4 and restored >= 1
+
+
+@pytest.mark.parametrize("then", ["resume", "restore"])
+def test_a_stopped_replacement_with_checkpoints_can_be_resumed_or_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: str
+) -> None:
+    folder = tmp_path / "run"
+    before = _old_run(folder)
+    fit = _fit_then_raise(monkeypatch, KeyboardInterrupt())  # after its checkpoints: Ctrl-C
+    settings = runs.RunSettings(**{**QUICK, "epochs": 2}, seed=1, checkpoint_every=2)
+    with pytest.raises(KeyboardInterrupt) as info:
+        runs.train_run("ae", {"h": 8, "z": 2}, settings, out=folder, overwrite=True,
+                       splits=_splits())  # fmt: skip
+    note = " ".join(info.value.__notes__)
+    assert "can be resumed" in note and "restore_previous_run" in note
+    assert json.loads((folder / "run.json").read_text())["status"] == "interrupted"
+    assert _tree(folder / PREVIOUS_RUN) == {
+        k.removeprefix(PREVIOUS_RUN + "/"): v for k, v in before.items() if k != "notes.txt"
+    }
+    with pytest.raises(runs.RunError, match="kept in .previous-run/"):  # named where it is
+        runs.train_run("ae", {"h": 8, "z": 2}, settings, out=folder, splits=_splits())
+    monkeypatch.setattr(autoencoders.Trainer, "fit", fit)
+    if then == "resume":
+        again = dataclasses.replace(settings, resume=True)
+        runs.train_run("ae", {"h": 8, "z": 2}, again, out=folder, splits=_splits())
+        after = _tree(folder)
+        assert json.loads(after["run.json"])["status"] == "done"
+        assert not any(name.startswith(PREVIOUS_RUN) for name in after)  # finished: deleted
+    else:
+        runs.restore_previous_run(folder)
+        assert _tree(folder) == before
+        with pytest.raises(runs.RunError, match="keeps no run set aside"):
+            runs.restore_previous_run(folder)
+
+
+@pytest.mark.parametrize("moves", range(1, 8))
+def test_a_put_back_cut_short_is_completed_by_the_next_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moves: int
+) -> None:
+    """A put-back stopped after some of its renames (a kill) loses nothing: the next
+    set_aside completes the old run from both places."""
+    folder = tmp_path / "run"
+    before = _old_run(folder)
+    assert set_aside(folder)
+    (folder / "run.json").write_text('{"status": "failed"}')  # the failed replacement's
+    real, left = os.replace, [moves]
+
+    def cut(src, dst):
+        left[0] -= 1
+        if left[0] < 0:
+            raise SystemExit("killed")
+        return real(src, dst)
+
+    monkeypatch.setattr(_files.os, "replace", cut)
+    with pytest.raises(SystemExit):
+        put_back(folder)
+    monkeypatch.setattr(_files.os, "replace", real)
+    assert set_aside(folder)
+    put_back(folder)
+    assert _tree(folder) == before

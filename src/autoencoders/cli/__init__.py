@@ -96,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)
         print(f"{PROG}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        for note in getattr(exc, "__notes__", ()):  # what a replaced run kept, and where
+            print(f"{PROG}: {note}", file=sys.stderr)
         return 143 if terminated else 130
     except (DatasetNotFoundError, ValueError, TypeError, OSError, ImportError) as exc:
         if args.traceback:

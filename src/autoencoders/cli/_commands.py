@@ -191,4 +191,6 @@ def error_message(exc: BaseException) -> str:
         text = exc.cli_message
     else:
         text = str(exc)
-    return " ".join(text.split()) or type(exc).__name__
+    notes = [n for n in getattr(exc, "__notes__", ()) if isinstance(n, str)]  # what was kept
+    text = " ".join(text.split()) or type(exc).__name__
+    return text + "".join(f" ({' '.join(n.split())})" for n in notes)

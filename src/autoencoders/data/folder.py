@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from autoencoders._utils import user_stacklevel
 from autoencoders.data._checks import (
     ImageSize,
     PixelRangeLike,
@@ -91,7 +92,7 @@ def _labelled_files(folder: Path) -> tuple[list[str], list[int], tuple[str, ...]
                 f"flat, unlabelled set; the images in its sub-folders {ignored[:5]}"
                 f"{' ...' if len(ignored) > 5 else ''} are not read (move the top-level images "
                 "into a class folder to read it as one folder per class)",
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         return files, [-1] * len(files), None
     per_class = [(d.name, sorted(_walk_images(str(d)), key=path_order)) for d in subdirs]
@@ -101,7 +102,7 @@ def _labelled_files(folder: Path) -> tuple[list[str], list[int], tuple[str, ...]
             f"{str(folder)!r}: the class folders {empty[:5]}{' ...' if len(empty) > 5 else ''} "
             "hold no images and get no label; the labels number the other folders in "
             "sorted order",
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     per_class = [(n, fs) for n, fs in per_class if fs]
     files = [f for _, fs in per_class for f in fs]

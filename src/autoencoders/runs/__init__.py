@@ -57,7 +57,13 @@ from autoencoders.runs.experiment import (
     get_experiment,
     run_experiment,
 )
-from autoencoders.runs.folder import best_validation, evaluate_run, run_spec, train_run
+from autoencoders.runs.folder import (
+    best_validation,
+    evaluate_run,
+    restore_previous_run,
+    run_spec,
+    train_run,
+)
 from autoencoders.runs.inputs import (
     check_data,
     data_for_models,
@@ -98,6 +104,7 @@ __all__ = [
     "model_arguments",
     "model_table",
     "point_label",
+    "restore_previous_run",
     "run_spec",
     "slug",
     "sweep",

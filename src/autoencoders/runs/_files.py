@@ -20,6 +20,8 @@ __all__ = [
     "RUN_FILE",
     "check_out",
     "discard_previous",
+    "has_previous",
+    "previous_note",
     "put_back",
     "read_run",
     "set_aside",
@@ -73,6 +75,16 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "best_val_loss": (int, float, type(None)),
     "best_epoch": (int, type(None)),
 }
+#: Fields inside ``training`` and ``data`` that a reader uses before any check of its own.
+_NESTED: dict[str, dict[str, tuple[type, ...]]] = {
+    "training": {
+        "seed": (int,),
+        "optimizer_kwargs": (dict,),
+        "scheduler_kwargs": (dict,),
+        "loss_kwargs": (dict,),
+    },
+    "data": {"name": (str,), "root": (str, type(None)), "limit": (int, type(None))},
+}
 _JSON_NAMES = {dict: "an object", str: "a string", int: "an integer", float: "a number",
                bool: "true or false", list: "a list", type(None): "null"}  # fmt: skip
 
@@ -97,17 +109,24 @@ def read_run(folder: Path) -> dict[str, Any]:
         raise RunError(f"{str(path)!r} is not valid JSON ({exc})") from exc
     if not isinstance(run, dict):
         raise RunError(f"{str(path)!r} holds {_json_kind(run)}; a run writes an object there")
-    for key, kinds in _FIELDS.items():
-        value = run.get(key)
+    _check_fields(run, _FIELDS, path, "")
+    for key, fields in _NESTED.items():
+        if isinstance(run.get(key), dict):
+            _check_fields(run[key], fields, path, f"{key}.")
+    return run
+
+
+def _check_fields(record: dict, fields: dict[str, tuple[type, ...]], path: Path, prefix: str):
+    for key, kinds in fields.items():
+        value = record.get(key)
         wrong_bool = isinstance(value, bool) and bool not in kinds  # true is no integer here
-        if key in run and (wrong_bool or not isinstance(value, kinds)):
+        if key in record and (wrong_bool or not isinstance(value, kinds)):
             names = [_JSON_NAMES[k] for k in kinds if not (k is int and float in kinds)]
             wanted = " or ".join(names)
             raise RunError(
-                f"{str(path)!r}: {key!r} is {_json_kind(value)} ({value!r:.60}); a run "
-                f"records {wanted} there"
+                f"{str(path)!r}: '{prefix}{key}' is {_json_kind(value)} ({value!r:.60}); a "
+                f"run records {wanted} there"
             )
-    return run
 
 
 def _default_out(name: str, suffix: str) -> Path:
@@ -137,11 +156,25 @@ def check_out(
         )
     taken = folder.is_dir() and any((folder / f).exists() for f in _TAKEN)
     if taken and not overwrite:
+        aside = f" ({previous_note(folder)})" if previous_note(folder) else ""
         raise RunError(
-            f"out={shown} already holds a run; choose another folder or pass overwrite=True",
-            cli=f"--out {shown} already holds a run; choose another folder or pass --overwrite",
+            f"out={shown} already holds a run; choose another folder or pass overwrite=True"
+            + aside,
+            cli=f"--out {shown} already holds a run; choose another folder or pass --overwrite"
+            + aside,
         )
     return folder
+
+
+def previous_note(folder: Path) -> str:
+    """A sentence on the run set aside in ``folder`` (after an unfinished replacement), or ''."""
+    if not (folder / PREVIOUS_RUN).is_dir() and not (folder / _FILLING).is_dir():
+        return ""
+    return (
+        f"the run {str(folder)!r} held before an unfinished replacement is kept in "
+        f"{PREVIOUS_RUN}/: autoencoders.runs.restore_previous_run({str(folder)!r}) puts it "
+        "back; finishing the replacement (resume) or another overwrite deletes it"
+    )
 
 
 def _remove(path: Path) -> None:
@@ -152,7 +185,8 @@ def _remove(path: Path) -> None:
 
 
 def _move_entries(src: Path, dst: Path) -> None:
-    for name in _RUN_ENTRIES:
+    # run.json last: a record that says "done" is never beside half of its run
+    for name in (*_RUN_ENTRIES[1:], _RUN_ENTRIES[0]):
         if (src / name).exists() or (src / name).is_symlink():
             os.replace(src / name, dst / name)
 
@@ -195,14 +229,26 @@ def set_aside(folder: Path) -> bool:
 
 
 def put_back(folder: Path) -> None:
-    """Delete a failed run's files and restore the run :func:`set_aside` kept."""
-    previous = folder / PREVIOUS_RUN
-    for name in _RUN_ENTRIES:
-        _remove(folder / name)
-    _move_entries(previous, folder)
-    shutil.rmtree(previous)
+    """Delete a failed run's files and restore the run :func:`set_aside` kept.
+
+    The set-aside folder is first renamed to the name :func:`set_aside` fills, so a kill
+    while the files move back leaves what a kill while they moved aside leaves: the next
+    :func:`set_aside` (or :func:`put_back`) completes the old run from both places.
+    """
+    previous, filling = folder / PREVIOUS_RUN, folder / _FILLING
+    if previous.is_dir():
+        for name in _RUN_ENTRIES:  # run.json first: no "done" record outlives its files
+            _remove(folder / name)
+        os.replace(previous, filling)
+    _move_entries(filling, folder)
+    shutil.rmtree(filling)
     remove_stale_temporaries(folder)
     logger.warning("the run %s held before is restored", folder)
+
+
+def has_previous(folder: Path) -> bool:
+    """Whether ``folder`` keeps a run set aside by a replacement (whole or half moved)."""
+    return (folder / PREVIOUS_RUN).is_dir() or (folder / _FILLING).is_dir()
 
 
 def discard_previous(folder: Path) -> None:

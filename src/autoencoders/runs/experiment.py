@@ -57,7 +57,7 @@ from autoencoders._version import __version__
 from autoencoders.data import DatasetNotFoundError
 from autoencoders.io import atomic_write_bytes
 from autoencoders.registry import experiments
-from autoencoders.runs._files import check_out
+from autoencoders.runs._files import check_out, discard_previous
 from autoencoders.runs.context import Config, ExperimentContext, ExperimentResult, Figures
 from autoencoders.runs.folder import finished_run, same_run, train_run
 from autoencoders.runs.inputs import data_for_models
@@ -247,6 +247,9 @@ def _train(
         done = finished_run(out, c.model, c.kwargs, settings) if resume else None
         if done is not None:
             logger.info("%s: run %s finished before: reusing %s", exp.name, c.name, out)
+            discard_previous(out)  # a replacement killed after it was done left the old run
+            if not (out / "report.md").is_file():
+                report.write_report(out, title=f"Run report: {done.model}")
             ctx.results[c.name] = done
         else:  # with resume, checkpoints every epoch; one of this very run is continued
             again = resume and same_run(out, c.model, c.kwargs, settings)

@@ -20,9 +20,12 @@ from autoencoders.metrics import evaluate_model
 from autoencoders.model import Autoencoder
 from autoencoders.runs._files import (
     METRICS_FILE,
+    PREVIOUS_RUN,
     RUN_FILE,
     check_out,
     discard_previous,
+    has_previous,
+    previous_note,
     put_back,
     read_run,
     set_aside,
@@ -39,7 +42,15 @@ from autoencoders.runs.settings import (
 from autoencoders.training import History, Trainer, find_latest
 from autoencoders.training.runtime import resolve_device
 
-__all__ = ["best_validation", "evaluate_run", "finished_run", "run_spec", "same_run", "train_run"]
+__all__ = [
+    "best_validation",
+    "evaluate_run",
+    "finished_run",
+    "restore_previous_run",
+    "run_spec",
+    "same_run",
+    "train_run",
+]
 
 logger = logging.getLogger("autoencoders.runs")
 
@@ -131,9 +142,10 @@ def train_run(
     ``overwrite`` (without a checkpoint to resume from) replaces the run ``out`` holds: its
     files (weights, records, figures, ``checkpoints/``, ``tensorboard/``; a file of your own
     stays) are moved into the hidden ``out/.previous-run/`` and deleted once the new run is
-    done. If the new run fails or is interrupted, its files are deleted and the old run is
-    put back whole, and the error says so; after a kill, the next ``overwrite`` of ``out``
-    finishes the clean-up.
+    done. If the new run fails or is interrupted before its first checkpoint, its files are
+    deleted and the old run is put back whole; after one, it stays resumable and the old run
+    stays aside (:func:`restore_previous_run` puts it back); the error's note says which.
+    After a kill, the next ``overwrite`` of ``out`` finishes the clean-up.
 
     Args:
         model: registered model name.
@@ -182,9 +194,6 @@ def train_run(
         check_data(splits, net)
     folder.mkdir(parents=True, exist_ok=True)
     continuing = settings.resume and not fresh and find_latest(folder / CHECKPOINT_DIR)
-    # a run replaced is set aside whole (checkpoints and logs included), not overwritten
-    # file by file: a failed replacement puts it back; a finished one deletes it
-    replacing = (overwrite or fresh) and not continuing and set_aside(folder)
     name = net.name or model
     run: dict[str, Any] = {
         "model": name,
@@ -201,9 +210,15 @@ def train_run(
         "torch_version": torch.__version__,
         "status": "training",
     }
-    write_json(folder / RUN_FILE, run)
-    logger.info("training %s (%s parameters) -> %s", name, f"{run['num_parameters']:,}", folder)
+    # a run replaced is set aside whole (checkpoints and logs included), not overwritten
+    # file by file: a replacement that fails before a checkpoint puts it back, one that can
+    # be resumed keeps it aside until it is finished, a finished one deletes it
+    replacing = False
     try:
+        replacing = (overwrite or fresh) and not continuing and set_aside(folder)
+        write_json(folder / RUN_FILE, run)
+        shown = f"{run['num_parameters']:,}"
+        logger.info("training %s (%s parameters) -> %s", name, shown, folder)
         start = time.perf_counter()
         history = trainer.fit(splits.train, splits.val, resume=settings.resume)
         run["seconds"] = round(time.perf_counter() - start, 2)
@@ -233,11 +248,16 @@ def train_run(
     except BaseException as exc:
         run["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         run["error"] = f"{type(exc).__name__}: {exc}"
-        if replacing:
-            put_back(folder)
+        if replacing and find_latest(folder / CHECKPOINT_DIR) is None:
+            put_back(folder)  # nothing of this run to resume: the old one comes back
             exc.add_note(f"{str(folder)!r} holds the run it held before, untouched")
         else:
             write_json(folder / RUN_FILE, run)
+            if has_previous(folder):
+                exc.add_note(
+                    f"this run can be resumed from its checkpoints in {str(folder)!r} "
+                    f"(resume=True, --resume); {previous_note(folder)}"
+                )
         raise
     discard_previous(folder)
     return RunResult(
@@ -300,6 +320,32 @@ def same_run(
     )
 
 
+def restore_previous_run(folder: str | os.PathLike[str]) -> Path:
+    """Put back the run that an unfinished replacement (``overwrite``, ``--overwrite``) set
+    aside in ``folder/.previous-run/``, deleting the replacement's files; returns ``folder``.
+
+    A replacement that fails before its first checkpoint puts the old run back by itself;
+    one that fails or is stopped later keeps its checkpoints (so it can be resumed) and the
+    old run aside. This chooses the old run instead.
+
+    Raises:
+        RunError: ``folder`` keeps no run set aside.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     restore_previous_run(d)
+        Traceback (most recent call last):
+          ...
+        autoencoders.errors.RunError: '...' keeps no run set aside (no .previous-run/ in it)
+    """
+    folder = Path(folder)
+    if not has_previous(folder):
+        raise RunError(f"{str(folder)!r} keeps no run set aside (no {PREVIOUS_RUN}/ in it)")
+    put_back(folder)
+    return folder
+
+
 def finished_run(
     folder: str | os.PathLike[str], model: str, model_kwargs: Mapping[str, Any],
     settings: RunSettings,
@@ -313,6 +359,10 @@ def finished_run(
         return None
     run = read_run(folder)
     if run.get("status") != "done" or not all((folder / f).is_file() for f in files):
+        return None
+    if not all(k in run for k in ("model", "num_parameters", "variational")):
+        logger.warning("not reusing the run in %s: its %s lacks fields a run writes", folder,
+                       RUN_FILE)  # fmt: skip
         return None
     try:
         metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
@@ -360,13 +410,14 @@ def evaluate_run(
     """
     folder = Path(run_dir)
     if not (folder / "config.json").is_file():
-        raise RunError(f"{str(folder)!r} is not a run folder (it has no config.json)")
+        aside = f" ({previous_note(folder)})" if has_previous(folder) else ""
+        raise RunError(f"{str(folder)!r} is not a run folder (it has no config.json){aside}")
     model = load(folder, device=resolve_device(device))
     run = read_run(folder)
     recorded = run.get("data") or {}
     settings = RunSettings(
         data=data or recorded.get("name") or "fashion-mnist",
-        seed=int((run.get("training") or {}).get("seed", 0)),
+        seed=(run.get("training") or {}).get("seed", 0),
         data_root=data_root if data_root is not None else recorded.get("root"),
         limit=limit if limit is not None else recorded.get("limit"),
         download=download,

@@ -164,7 +164,10 @@ def _point_error(label: str, exc: BaseException, kwargs: Mapping[str, Any]) -> R
     cli = exc.cli_message if isinstance(exc, RunError) else py
     if isinstance(exc, UnknownArgumentError) and isinstance(kwargs.get("noise"), str):
         py, cli = f"{py} ({_NOISE_HINT_PY})", f"{cli} ({_NOISE_HINT_CLI})"
-    return RunError(f"sweep point {label}: {py}", cli=f"sweep point {label}: {cli}")
+    error = RunError(f"sweep point {label}: {py}", cli=f"sweep point {label}: {cli}")
+    for note in getattr(exc, "__notes__", ()):  # what the point's folder kept
+        error.add_note(note)
+    return error
 
 
 def _metric(metrics: Mapping[str, Any], keys: Sequence[str]) -> float | None:
